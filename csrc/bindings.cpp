@@ -1,0 +1,211 @@
+// bindings.cpp: the Python module cnnkernels._cpu, a thin pybind11 layer over the CPU kernels.
+//
+// Each function checks its arrays again (dtype, rank, C-contiguity: the module is reachable from Python
+// without the checks of the Python layer), builds the operation's geometry with the checks of shapes.hpp,
+// allocates the output, then releases the GIL around the kernel. Errors map to Python as:
+//   wrong dtype -> TypeError, ck::ArgumentError -> ValueError, ck::AllocationError -> MemoryError.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "cnnkernels/kernels.hpp"
+#include "cnnkernels/shapes.hpp"
+#include "cnnkernels/threads.hpp"
+
+namespace py = pybind11;
+
+namespace ck {
+namespace {
+
+enum class DType { f32, f64 };
+
+DType dtype_of(const py::array& a, const std::string& op, const char* name) {
+  if (a.dtype().equal(py::dtype::of<float>())) return DType::f32;
+  if (a.dtype().equal(py::dtype::of<double>())) return DType::f64;
+  throw py::type_error(op + ": " + name + " must be float32 or float64 (native byte order), got dtype " +
+                       py::str(a.dtype()).cast<std::string>());
+}
+
+// Checks rank, dtype (equal to `expected`) and layout of an input array.
+void check_array(const py::array& a, const std::string& op, const char* name, py::ssize_t ndim, DType expected) {
+  if (a.ndim() != ndim) {
+    throw ArgumentError(op + ": " + name + " must be " + std::to_string(ndim) + "-D, got " +
+                        std::to_string(a.ndim()) + "-D");
+  }
+  if (dtype_of(a, op, name) != expected) {
+    throw py::type_error(op + ": " + name + " must have the same dtype as x");
+  }
+  if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
+    throw ArgumentError(op + ": " + name + " must be a C-contiguous aligned array");
+  }
+}
+
+template <typename T>
+const T* cdata(const py::array& a) {
+  return static_cast<const T*>(a.data());
+}
+
+template <typename T>
+py::array_t<T> empty4(int64_t a, int64_t b, int64_t c, int64_t d) {
+  return py::array_t<T>(std::vector<py::ssize_t>{a, b, c, d});
+}
+
+ConvAlgo parse_algo(const std::string& algo, const Conv2dShape& s, int64_t elem_bytes) {
+  if (algo == "direct") return ConvAlgo::direct;
+  if (algo == "im2col") return ConvAlgo::im2col;
+  if (algo == "auto") return choose_conv2d_algo(s, elem_bytes);
+  if (algo == "fft") {
+    PyErr_SetString(PyExc_NotImplementedError, "conv2d: algo='fft' is not implemented yet");
+    throw py::error_already_set();
+  }
+  throw ArgumentError("conv2d: algo must be one of 'auto', 'direct', 'im2col', 'fft', got '" + algo + "'");
+}
+
+template <typename T>
+py::array conv2d_typed(const py::array& x, const py::array& w, const std::optional<py::array>& bias,
+                       std::array<int64_t, 2> stride, std::array<int64_t, 4> padding,
+                       std::array<int64_t, 2> dilation, int64_t groups, const std::string& algo_name) {
+  const Conv2dShape s = make_conv2d_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(1),
+                                          w.shape(2), w.shape(3), stride[0], stride[1], padding[0], padding[1],
+                                          padding[2], padding[3], dilation[0], dilation[1], groups, sizeof(T));
+  if (bias && (bias->shape(0) != s.K)) {
+    throw ArgumentError("conv2d: bias must have length K=weight.shape[0]=" + std::to_string(s.K) + ", got " +
+                        std::to_string(bias->shape(0)));
+  }
+  const ConvAlgo algo = parse_algo(algo_name, s, sizeof(T));
+  auto y = empty4<T>(s.N, s.K, s.P, s.Q);
+  const T* xp = cdata<T>(x);
+  const T* wp = cdata<T>(w);
+  const T* bp = bias ? cdata<T>(*bias) : nullptr;
+  T* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  switch (algo) {
+    case ConvAlgo::direct: conv2d_direct<T>(s, xp, wp, bp, yp); break;
+    case ConvAlgo::im2col: conv2d_im2col<T>(s, xp, wp, bp, yp); break;
+    case ConvAlgo::fft: break;  // refused by parse_algo
+  }
+  return y;
+}
+
+py::array conv2d(const py::array& x, const py::array& w, const std::optional<py::array>& bias,
+                 std::array<int64_t, 2> stride, std::array<int64_t, 4> padding, std::array<int64_t, 2> dilation,
+                 int64_t groups, const std::string& algo) {
+  const DType dt = dtype_of(x, "conv2d", "x");
+  check_array(x, "conv2d", "x", 4, dt);
+  check_array(w, "conv2d", "weight", 4, dt);
+  if (bias) check_array(*bias, "conv2d", "bias", 1, dt);
+  return dt == DType::f32 ? conv2d_typed<float>(x, w, bias, stride, padding, dilation, groups, algo)
+                          : conv2d_typed<double>(x, w, bias, stride, padding, dilation, groups, algo);
+}
+
+// Spatial pooling: op is "max_pool2d", "avg_pool2d" or "lp_pool2d".
+template <typename T>
+py::object pool2d_typed(const std::string& op, const py::array& x, std::array<int64_t, 2> kernel,
+                        std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                        std::array<int64_t, 2> dilation, bool ceil_mode, bool return_indices,
+                        bool count_include_pad, double norm_type) {
+  if (op == "lp_pool2d") check_norm_type("lp_pool2d", norm_type);
+  const Pool2dShape s = make_pool2d_shape(op.c_str(), x.shape(0), x.shape(1), x.shape(2), x.shape(3), kernel[0],
+                                          kernel[1], stride[0], stride[1], padding[0], padding[1], dilation[0],
+                                          dilation[1], ceil_mode, sizeof(T));
+  auto y = empty4<T>(s.N, s.C, s.P, s.Q);
+  py::array_t<int64_t> indices;
+  if (return_indices) indices = empty4<int64_t>(s.N, s.C, s.P, s.Q);
+  const T* xp = cdata<T>(x);
+  T* yp = y.mutable_data();
+  int64_t* ip = return_indices ? indices.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    if (op == "max_pool2d") max_pool2d<T>(s, xp, yp, ip);
+    else if (op == "avg_pool2d") avg_pool2d<T>(s, count_include_pad, xp, yp);
+    else lp_pool2d<T>(s, norm_type, xp, yp);
+  }
+  if (return_indices) return py::make_tuple(y, indices);
+  return std::move(y);
+}
+
+py::object pool2d(const std::string& op, const py::array& x, std::array<int64_t, 2> kernel,
+                  std::array<int64_t, 2> stride, std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation,
+                  bool ceil_mode, bool return_indices, bool count_include_pad, double norm_type) {
+  if (op != "max_pool2d" && op != "avg_pool2d" && op != "lp_pool2d") {
+    throw ArgumentError("pool2d: op must be 'max_pool2d', 'avg_pool2d' or 'lp_pool2d', got '" + op + "'");
+  }
+  const DType dt = dtype_of(x, op, "x");
+  check_array(x, op, "x", 4, dt);
+  return dt == DType::f32 ? pool2d_typed<float>(op, x, kernel, stride, padding, dilation, ceil_mode,
+                                                return_indices, count_include_pad, norm_type)
+                          : pool2d_typed<double>(op, x, kernel, stride, padding, dilation, ceil_mode,
+                                                 return_indices, count_include_pad, norm_type);
+}
+
+template <typename T>
+py::array feature_lp_pool_typed(const py::array& x, double norm_type, int64_t width, int64_t stride) {
+  check_norm_type("feature_lp_pool", norm_type);
+  const FeaturePoolShape s =
+      make_feature_pool_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), width, stride, sizeof(T));
+  auto y = empty4<T>(s.N, s.K, s.H, s.W);
+  const T* xp = cdata<T>(x);
+  T* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  feature_lp_pool<T>(s, norm_type, xp, yp);
+  return y;
+}
+
+template <typename T>
+py::array lcn_typed(const py::array& x, int64_t kernel_size, double sigma, double eps) {
+  const LcnShape s = make_lcn_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), kernel_size, sigma, eps,
+                                    sizeof(T));
+  auto y = empty4<T>(s.N, s.C, s.H, s.W);
+  const T* xp = cdata<T>(x);
+  T* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  local_contrast_norm<T>(s, xp, yp);
+  return y;
+}
+
+}  // namespace
+}  // namespace ck
+
+PYBIND11_MODULE(_cpu, m) {
+  using namespace ck;
+  m.doc() = "cnnkernels CPU kernels (NCHW, float32/float64). Use the cnnkernels package, not this module.";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const AllocationError& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    }
+  });
+
+  m.def("conv2d", &conv2d, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("algo"),
+        "2-D cross-correlation; padding is (top, bottom, left, right).");
+  m.def("pool2d", &pool2d, py::arg("op"), py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"), py::arg("return_indices"),
+        py::arg("count_include_pad"), py::arg("norm_type"),
+        "Spatial pooling; op is 'max_pool2d', 'avg_pool2d' or 'lp_pool2d'.");
+  m.def(
+      "feature_lp_pool",
+      [](const py::array& x, double norm_type, int64_t width, int64_t stride) -> py::array {
+        const DType dt = dtype_of(x, "feature_lp_pool", "x");
+        check_array(x, "feature_lp_pool", "x", 4, dt);
+        return dt == DType::f32 ? feature_lp_pool_typed<float>(x, norm_type, width, stride)
+                                : feature_lp_pool_typed<double>(x, norm_type, width, stride);
+      },
+      py::arg("x"), py::arg("norm_type"), py::arg("width"), py::arg("stride"));
+  m.def(
+      "local_contrast_norm",
+      [](const py::array& x, int64_t kernel_size, double sigma, double eps) -> py::array {
+        const DType dt = dtype_of(x, "local_contrast_norm", "x");
+        check_array(x, "local_contrast_norm", "x", 4, dt);
+        return dt == DType::f32 ? lcn_typed<float>(x, kernel_size, sigma, eps)
+                                : lcn_typed<double>(x, kernel_size, sigma, eps);
+      },
+      py::arg("x"), py::arg("kernel_size"), py::arg("sigma"), py::arg("eps"));
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &num_threads);
+}

@@ -1,0 +1,38 @@
+// lp.hpp: the power and root of Lp pooling, shared by lp_pool2d and feature_lp_pool (CPU and CUDA).
+//
+// out = (sum of x**p) ** (1/p), a negative sum clamped to 0 (as PyTorch). p = 1 and p = 2 take exact
+// fast paths; any other p uses std::pow (so a negative x with a fractional p gives NaN, as x**p does).
+#pragma once
+
+#include <cmath>
+
+namespace ck {
+
+struct LpNorm {
+  enum Kind { one, two, general } kind;
+  double p;
+
+  explicit LpNorm(double norm_type)
+      : kind(norm_type == 1.0 ? one : norm_type == 2.0 ? two : general), p(norm_type) {}
+
+  template <typename T>
+  T power(T x) const {
+    switch (kind) {
+      case one: return x;
+      case two: return x * x;
+      default: return static_cast<T>(std::pow(x, static_cast<T>(p)));
+    }
+  }
+
+  template <typename T>
+  T root(T sum) const {
+    if (!(sum > T(0))) return sum != sum ? sum : T(0);  // clamp negatives and -0 to 0; keep NaN
+    switch (kind) {
+      case one: return sum;
+      case two: return std::sqrt(sum);
+      default: return static_cast<T>(std::pow(sum, static_cast<T>(1.0 / p)));
+    }
+  }
+};
+
+}  // namespace ck

@@ -1,0 +1,30 @@
+"""cnnkernels: convolutional-network kernels in hand-written C++ with a NumPy API (NCHW).
+
+    import cnnkernels as ck
+    y = ck.conv2d(x, w, bias, stride=1, padding="same", algo="auto")
+
+Operations follow torch.nn.functional's names, argument forms and output sizes.
+"""
+
+from . import _cpu
+from .functional import (avg_pool2d, conv2d, feature_lp_pool, local_contrast_norm, lp_pool2d,
+                         max_pool2d)
+
+__version__ = "0.1.0"
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm",
+           "set_num_threads", "get_num_threads"]
+
+
+def set_num_threads(n):
+    """Set the number of threads every kernel uses (n >= 1); the default is the number of cores."""
+    from ._args import to_int
+    n = to_int(n, "set_num_threads", "n")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive integer, got {n}")
+    _cpu.set_num_threads(n)
+
+
+def get_num_threads():
+    """The number of threads every kernel uses."""
+    return _cpu.get_num_threads()

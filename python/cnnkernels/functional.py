@@ -1,0 +1,120 @@
+"""The operations of cnnkernels on NCHW arrays, with torch.nn.functional's names and conventions.
+
+Each function normalises and checks its arguments (see _args.py), then calls the kernel of the backend
+that owns the arrays. The result has the input's dtype; inputs are never modified.
+"""
+
+import math
+
+from . import _args
+from ._backend import backend_for
+
+CONV_ALGOS = ("auto", "direct", "im2col", "fft")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
+    """2-D cross-correlation, as torch.nn.functional.conv2d.
+
+    x: (N, C, H, W); weight: (K, C/groups, R, S); bias: (K,) or None. Returns (N, K, P, Q) with
+    P = floor((H + pad_top + pad_bottom - dilation*(R-1) - 1) / stride) + 1 (Q likewise).
+    padding: int, (ph, pw), ((top, bottom), (left, right)), "same" or "valid".
+    algo: "auto" (a cost model picks), "direct", "im2col" (+ GEMM) or "fft".
+    """
+    op = "conv2d"
+    x = _args.check_array(x, op, "x", 4)
+    weight = _args.check_array(weight, op, "weight", 4, like=x)
+    if bias is not None:
+        bias = _args.check_array(bias, op, "bias", 1, like=x)
+    stride = _args.positive_pair(stride, op, "stride")
+    dilation = _args.positive_pair(dilation, op, "dilation")
+    padding = _args.conv_padding(padding, weight.shape[2:], dilation, stride, op)
+    groups = _args.to_int(groups, op, "groups")
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be positive, got {groups}")
+    if not isinstance(algo, str) or algo not in CONV_ALGOS:
+        raise ValueError(f"{op}: algo must be one of {CONV_ALGOS}, got {algo!r}")
+    return backend_for(x).conv2d(x, weight, bias, stride, padding, dilation, groups, algo)
+
+
+def _pool_args(op, kernel_size, stride, padding, dilation):
+    kernel = _args.positive_pair(kernel_size, op, "kernel_size")
+    stride = kernel if stride is None else _args.positive_pair(stride, op, "stride")
+    padding = _args.non_negative_pair(padding, op, "padding")
+    dilation = _args.positive_pair(dilation, op, "dilation")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+    return kernel, stride, padding, dilation
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max pooling, as torch.nn.functional.max_pool2d (padding is -inf; NaN propagates).
+
+    With return_indices=True returns (out, indices): int64 indices of the maxima flattened over the
+    input's H*W (first maximum in window order, or the last NaN), as PyTorch's.
+    """
+    op = "max_pool2d"
+    x = _args.check_array(x, op, "x", 4)
+    kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, padding, dilation)
+    return backend_for(x).pool2d(op, x, kernel, stride, padding, dilation, bool(ceil_mode),
+                                 bool(return_indices), False, 0.0)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Average pooling, as torch.nn.functional.avg_pool2d."""
+    op = "avg_pool2d"
+    x = _args.check_array(x, op, "x", 4)
+    kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, padding, 1)
+    return backend_for(x).pool2d(op, x, kernel, stride, padding, dilation, bool(ceil_mode), False,
+                                 bool(count_include_pad), 0.0)
+
+
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling: (sum over the window of x**p) ** (1/p), a negative sum clamped to 0.
+
+    norm_type=2 is L2 pooling. No padding, as torch.nn.functional.lp_pool2d. Unlike PyTorch, with
+    ceil_mode=True a partial window at the edge sums only the elements it has (PyTorch rescales it by
+    kernel area / elements present).
+    """
+    op = "lp_pool2d"
+    x = _args.check_array(x, op, "x", 4)
+    p = _args.positive_finite(norm_type, op, "norm_type")
+    kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, 0, 1)
+    return backend_for(x).pool2d(op, x, kernel, stride, padding, dilation, bool(ceil_mode), False, False, p)
+
+
+def feature_lp_pool(x, norm_type, width, stride=None):
+    """Lp pooling across feature maps: output channel k pools input channels k*stride .. k*stride+width-1.
+
+    y[n, k] = (sum over those channels c of x[n, c]**p) ** (1/p) at every pixel (a negative sum clamped to
+    0); stride defaults to width. Returns (N, (C - width) // stride + 1, H, W).
+    """
+    op = "feature_lp_pool"
+    x = _args.check_array(x, op, "x", 4)
+    p = _args.positive_finite(norm_type, op, "norm_type")
+    width = _args.to_int(width, op, "width")
+    if not 1 <= width <= x.shape[1]:
+        raise ValueError(f"{op}: width must be in [1, C={x.shape[1]}], got {width}")
+    stride = width if stride is None else _args.to_int(stride, op, "stride")
+    if stride < 1:
+        raise ValueError(f"{op}: stride must be positive, got {stride}")
+    return backend_for(x).feature_lp_pool(x, p, width, stride)
+
+
+def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4):
+    """Local contrast normalization (Jarrett et al. 2009): subtractive then divisive, across channels.
+
+    With w the kernel_size² Gaussian window (std sigma) normalised to sum 1 over the window and the C
+    channels, zero padding and coef(i, j) the weight of the window inside the image:
+    mean = sum_c (w * x_c) / coef, v = x - mean, sigma_map = sqrt(sum_c (w * v²) / coef),
+    y = v / max(sigma_map, mean of sigma_map over the image, eps). Returns an array of x's shape.
+    """
+    op = "local_contrast_norm"
+    x = _args.check_array(x, op, "x", 4)
+    kernel_size = _args.to_int(kernel_size, op, "kernel_size")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"{op}: kernel_size must be a positive odd integer, got {kernel_size}")
+    sigma = _args.positive_finite(sigma, op, "sigma")
+    eps = _args.to_real(eps, op, "eps")
+    if not (eps >= 0 and math.isfinite(eps)):
+        raise ValueError(f"{op}: eps must be a non-negative finite number, got {eps!r}")
+    return backend_for(x).local_contrast_norm(x, kernel_size, sigma, eps)
