@@ -1,34 +1,56 @@
 // avg_pool2d.cpp: average pooling on the CPU, with PyTorch's count_include_pad and ceil_mode rules.
 //
-// A window covers rows [p*sh - ph, p*sh - ph + R) clipped to the padded input [-ph, H + ph) (ceil_mode
-// can add windows that run past it); count_include_pad divides by that clipped window's area, otherwise
-// by the number of input pixels it covers.
+// Sums run through the separable row/column passes of pool2d_rows.hpp. A window covers rows
+// [p*sh - ph, p*sh - ph + R) clipped to the padded input [-ph, H + ph) (ceil_mode can add windows that run
+// past it); count_include_pad divides by that clipped window's area, otherwise by the number of input
+// pixels it covers. The divisor is a product of a row count and a column count, computed once per call.
 #include <algorithm>
+#include <vector>
 
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/threads.hpp"
+#include "pool2d_rows.hpp"
 
 namespace ck {
+namespace {
+
+// Per output index along one dimension: how many positions its window counts.
+std::vector<int64_t> window_counts(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad,
+                                   bool count_include_pad) {
+  std::vector<int64_t> n(out);
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t start = o * stride - pad, end = std::min(start + k, in + pad);
+    n[o] = count_include_pad ? end - start : std::min(end, in) - std::max<int64_t>(start, 0);
+  }
+  return n;
+}
+
+template <typename T>
+struct Identity {
+  T operator()(T v) const { return v; }
+};
+
+}  // namespace
 
 template <typename T>
 void avg_pool2d(const Pool2dShape& s, bool count_include_pad, const T* x, T* y) {
-  const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes))
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const T* x_c = x + plane * HW;
-    T* y_c = y + plane * PQ;
-    for (int64_t p = 0; p < s.P; ++p) {
-      const int64_t h0 = p * s.stride_h - s.pad_h, h1 = std::min(h0 + s.R, s.H + s.pad_h);
-      const int64_t ih0 = std::max<int64_t>(h0, 0), ih1 = std::min(h1, s.H);
-      for (int64_t q = 0; q < s.Q; ++q) {
-        const int64_t w0 = q * s.stride_w - s.pad_w, w1 = std::min(w0 + s.S, s.W + s.pad_w);
-        const int64_t iw0 = std::max<int64_t>(w0, 0), iw1 = std::min(w1, s.W);
-        T sum = 0;
-        for (int64_t ih = ih0; ih < ih1; ++ih) {
-          for (int64_t iw = iw0; iw < iw1; ++iw) sum += x_c[ih * s.W + iw];
-        }
-        const int64_t count = count_include_pad ? (h1 - h0) * (w1 - w0) : (ih1 - ih0) * (iw1 - iw0);
-        y_c[p * s.Q + q] = count > 0 ? sum / T(count) : T(0);
+  const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, 1), cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, 1);
+  const std::vector<int64_t> count_h = window_counts(s.P, s.H, s.R, s.stride_h, s.pad_h, count_include_pad);
+  const std::vector<int64_t> count_w = window_counts(s.Q, s.W, s.S, s.stride_w, s.pad_w, count_include_pad);
+  std::vector<T> inv_w(s.Q);
+  for (int64_t q = 0; q < s.Q; ++q) inv_w[q] = count_w[q] > 0 ? T(1) / T(count_w[q]) : T(0);
+  const pool::SumReducer<T, Identity<T>> sum{};
+  const int64_t planes = s.N * s.C;
+#pragma omp parallel num_threads(threads_for(planes))
+  {
+    std::vector<T> h(s.H * s.Q);
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      T* y_c = y + plane * s.P * s.Q;
+      pool::pool_plane(sum, s, rows, cols, x + plane * s.H * s.W, h.data(), y_c);
+      for (int64_t p = 0; p < s.P; ++p) {
+        const T inv_h = count_h[p] > 0 ? T(1) / T(count_h[p]) : T(0);
+        for (int64_t q = 0; q < s.Q; ++q) y_c[p * s.Q + q] *= inv_h * inv_w[q];
       }
     }
   }

@@ -101,6 +101,33 @@ py::array conv2d(const py::array& x, const py::array& w, const std::optional<py:
                           : conv2d_typed<double>(x, w, bias, stride, padding, dilation, groups, algo);
 }
 
+const char* algo_name(ConvAlgo a) {
+  switch (a) {
+    case ConvAlgo::direct: return "direct";
+    case ConvAlgo::im2col: return "im2col";
+    case ConvAlgo::fft: return "fft";
+  }
+  return "?";
+}
+
+// What conv2d would do for these shapes: the algorithm (auto resolved), output shape, workspace bytes.
+py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::array<int64_t, 2> stride,
+                     std::array<int64_t, 4> padding, std::array<int64_t, 2> dilation, int64_t groups,
+                     const std::string& algo_name_in, int64_t elem_bytes) {
+  if (elem_bytes != 4 && elem_bytes != 8) {
+    throw py::type_error("conv2d_plan: dtype must be float32 or float64");
+  }
+  const Conv2dShape s = make_conv2d_shape(x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], stride[0], stride[1],
+                                          padding[0], padding[1], padding[2], padding[3], dilation[0],
+                                          dilation[1], groups, elem_bytes);
+  const ConvAlgo algo = parse_algo(algo_name_in, s, elem_bytes);
+  py::dict plan;
+  plan["algo"] = algo_name(algo);
+  plan["output_shape"] = py::make_tuple(s.N, s.K, s.P, s.Q);
+  plan["workspace_bytes"] = algo == ConvAlgo::im2col ? conv2d_im2col_workspace(s, elem_bytes) : int64_t(0);
+  return plan;
+}
+
 // Spatial pooling: op is "max_pool2d", "avg_pool2d" or "lp_pool2d".
 template <typename T>
 py::object pool2d_typed(const std::string& op, const py::array& x, std::array<int64_t, 2> kernel,
@@ -184,6 +211,9 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("conv2d", &conv2d, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("algo"),
         "2-D cross-correlation; padding is (top, bottom, left, right).");
+  m.def("conv2d_plan", &conv2d_plan, py::arg("x_shape"), py::arg("weight_shape"), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("algo"), py::arg("elem_bytes"),
+        "What conv2d would run for these shapes: algorithm, output shape, workspace bytes.");
   m.def("pool2d", &pool2d, py::arg("op"), py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"), py::arg("return_indices"),
         py::arg("count_include_pad"), py::arg("norm_type"),

@@ -17,6 +17,17 @@ namespace {
 
 constexpr int64_t kColumnBytes = 4 << 20;  // upper bound on the column buffer
 
+bool is_pointwise(const Conv2dShape& s) {
+  return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_bottom == 0 &&
+         s.pad_left == 0 && s.pad_right == 0;
+}
+
+// Output pixels per column slab: as many as fit in kColumnBytes (at least 64).
+int64_t slab_width(const Conv2dShape& s, int64_t elem_bytes) {
+  const int64_t rows = s.C_per_group() * s.R * s.S;
+  return std::min(s.P * s.Q, std::max<int64_t>(64, kColumnBytes / elem_bytes / rows));
+}
+
 // col[row, j - j0] for rows (c, r, t) of group channels [c0, c0 + C/g) and output pixels j in [j0, j1).
 template <typename T>
 void im2col_slab(const Conv2dShape& s, const T* x_n, int64_t c0, int64_t j0, int64_t j1, T* col) {
@@ -49,17 +60,21 @@ void im2col_slab(const Conv2dShape& s, const T* x_n, int64_t c0, int64_t j0, int
 
 }  // namespace
 
+int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes) {
+  if (is_pointwise(s)) return 0;
+  return s.C_per_group() * s.R * s.S * slab_width(s, elem_bytes) * elem_bytes;
+}
+
 template <typename T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), PQ = s.P * s.Q, HW = s.H * s.W;
   const int64_t rows = Cg * s.R * s.S;  // GEMM depth
-  const bool pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
-                         s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0;
+  const bool pointwise = is_pointwise(s);
 
   for (int64_t i = 0; i < s.N * s.K; ++i) std::fill(y + i * PQ, y + (i + 1) * PQ, bias ? bias[i % s.K] : T(0));
 
-  const int64_t slab = pointwise ? PQ : std::max<int64_t>(64, kColumnBytes / int64_t(sizeof(T)) / rows);
-  std::vector<T> col(pointwise ? 0 : rows * std::min(slab, PQ));
+  const int64_t slab = pointwise ? PQ : slab_width(s, sizeof(T));
+  std::vector<T> col(pointwise ? 0 : rows * slab);
   for (int64_t n = 0; n < s.N; ++n) {
     const T* x_n = x + n * s.C * HW;
     for (int64_t g = 0; g < s.groups; ++g) {

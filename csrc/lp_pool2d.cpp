@@ -1,34 +1,46 @@
 // lp_pool2d.cpp: power-average (Lp) pooling on the CPU: y = (sum over the window of x**p) ** (1/p).
 //
 // No padding (as PyTorch). With ceil_mode a partial window at the bottom/right edge sums the elements it
-// has; PyTorch instead rescales such a window by R*S / (elements it has).
-#include <algorithm>
+// has; PyTorch instead rescales such a window by R*S / (elements it has). The sums run through the
+// separable passes of pool2d_rows.hpp with x**p loaded per tap; p = 1 and p = 2 get their own
+// instantiations so the power is a plain multiply in the vectorised loops.
+#include <cmath>
+#include <vector>
 
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/lp.hpp"
 #include "cnnkernels/threads.hpp"
+#include "pool2d_rows.hpp"
 
 namespace ck {
+namespace {
+
+template <typename T, typename Power>
+void lp_pool2d_with(const Pool2dShape& s, const LpNorm& norm, Power power, const T* x, T* y) {
+  const pool::Taps rows(s.P, s.H, s.R, s.stride_h, 0, 1), cols(s.Q, s.W, s.S, s.stride_w, 0, 1);
+  const pool::SumReducer<T, Power> sum{power};
+  const int64_t planes = s.N * s.C;
+#pragma omp parallel num_threads(threads_for(planes))
+  {
+    std::vector<T> h(s.H * s.Q);
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      T* y_c = y + plane * s.P * s.Q;
+      pool::pool_plane(sum, s, rows, cols, x + plane * s.H * s.W, h.data(), y_c);
+      for (int64_t i = 0; i < s.P * s.Q; ++i) y_c[i] = norm.root(y_c[i]);
+    }
+  }
+}
+
+}  // namespace
 
 template <typename T>
 void lp_pool2d(const Pool2dShape& s, double norm_type, const T* x, T* y) {
   const LpNorm norm(norm_type);
-  const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes))
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const T* x_c = x + plane * HW;
-    T* y_c = y + plane * PQ;
-    for (int64_t p = 0; p < s.P; ++p) {
-      const int64_t ih0 = p * s.stride_h, ih1 = std::min(ih0 + s.R, s.H);
-      for (int64_t q = 0; q < s.Q; ++q) {
-        const int64_t iw0 = q * s.stride_w, iw1 = std::min(iw0 + s.S, s.W);
-        T sum = 0;
-        for (int64_t ih = ih0; ih < ih1; ++ih) {
-          for (int64_t iw = iw0; iw < iw1; ++iw) sum += norm.power(x_c[ih * s.W + iw]);
-        }
-        y_c[p * s.Q + q] = norm.root(sum);
-      }
-    }
+  switch (norm.kind) {
+    case LpNorm::one: lp_pool2d_with(s, norm, [](T v) { return v; }, x, y); break;
+    case LpNorm::two: lp_pool2d_with(s, norm, [](T v) { return v * v; }, x, y); break;
+    default: lp_pool2d_with(s, norm, [norm](T v) { return norm.power(v); }, x, y); break;
   }
 }
 

@@ -3,43 +3,108 @@
 // PyTorch's semantics: padding acts as -inf, a NaN in the window gives NaN, and the index (flattened over
 // the input's H*W) is that of the first maximum in row-major window order, or of the last NaN. A window
 // whose dilated taps all fall in the padding gives -inf with index -1.
-#include <cmath>
-#include <limits>
+//
+// Both paths are separable (pool2d_rows.hpp): a row pass takes each input row's maximum over the S taps
+// of every output column, a column pass the maximum of R such rows. The rule "take b when b > a or b is
+// NaN", applied in row-major order, picks the first maximum / last NaN; applied to row maxima in row
+// order it picks the same tap as one row-major scan of the whole window, so the indices match PyTorch's.
+#include <vector>
 
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/threads.hpp"
+#include "pool2d_rows.hpp"
 
 namespace ck {
+namespace {
+
+template <typename T>
+inline bool takes(T best, T v) {
+  return v > best || v != v;
+}
+
+// Row pass with arguments: hv[q] = max over the inside taps of row, hc[q] = its column (-1 if none).
+template <typename T>
+void row_pass_argmax(const T* row, const pool::Taps& cols, const Pool2dShape& s, T* hv, int64_t* hc) {
+  const int64_t sw = s.stride_w, pw = s.pad_w, dw = s.dil_w;
+  for (int64_t q = 0; q < s.Q; ++q) {  // border columns
+    if (q == cols.inner_lo && cols.inner_lo < cols.inner_hi) q = cols.inner_hi;
+    if (q >= s.Q) break;
+    T best = -std::numeric_limits<T>::infinity();
+    int64_t at = -1;
+    for (int64_t t = cols.lo[q]; t < cols.hi[q]; ++t) {
+      const int64_t iw = q * sw - pw + t * dw;
+      if (at < 0 || takes(best, row[iw])) best = row[iw], at = iw;
+    }
+    hv[q] = best;
+    hc[q] = at;
+  }
+  const int64_t a = cols.inner_lo, b = cols.inner_hi;
+  for (int64_t q = a; q < b; ++q) {
+    hv[q] = row[q * sw - pw];
+    hc[q] = q * sw - pw;
+  }
+  for (int64_t t = 1; t < s.S; ++t) {
+    const int64_t off = t * dw - pw;
+    for (int64_t q = a; q < b; ++q) {
+      const T v = row[q * sw + off];
+      const bool take = takes(hv[q], v);
+      hv[q] = take ? v : hv[q];
+      hc[q] = take ? q * sw + off : hc[q];
+    }
+  }
+}
+
+template <typename T>
+void max_plane_argmax(const Pool2dShape& s, const pool::Taps& rows, const pool::Taps& cols, const T* x, T* hv,
+                      int64_t* hc, T* y, int64_t* idx) {
+  for (int64_t ih = 0; ih < s.H; ++ih) row_pass_argmax(x + ih * s.W, cols, s, hv + ih * s.Q, hc + ih * s.Q);
+  for (int64_t p = 0; p < s.P; ++p) {
+    T* y_row = y + p * s.Q;
+    int64_t* i_row = idx + p * s.Q;
+    if (rows.lo[p] >= rows.hi[p]) {
+      std::fill(y_row, y_row + s.Q, -std::numeric_limits<T>::infinity());
+      std::fill(i_row, i_row + s.Q, int64_t(-1));
+      continue;
+    }
+    const int64_t ih0 = p * s.stride_h - s.pad_h;
+    for (int64_t r = rows.lo[p]; r < rows.hi[p]; ++r) {
+      const int64_t ih = ih0 + r * s.dil_h;
+      const T* v_row = hv + ih * s.Q;
+      const int64_t* c_row = hc + ih * s.Q;
+      if (r == rows.lo[p]) {
+        for (int64_t q = 0; q < s.Q; ++q) {
+          y_row[q] = v_row[q];
+          i_row[q] = c_row[q] < 0 ? -1 : ih * s.W + c_row[q];
+        }
+        continue;
+      }
+      for (int64_t q = 0; q < s.Q; ++q) {
+        const bool take = takes(y_row[q], v_row[q]);
+        y_row[q] = take ? v_row[q] : y_row[q];
+        i_row[q] = take ? ih * s.W + c_row[q] : i_row[q];
+      }
+    }
+  }
+}
+
+}  // namespace
 
 template <typename T>
 void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
+  const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, s.dil_h);
+  const pool::Taps cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, s.dil_w);
   const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes))
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    const T* x_c = x + plane * HW;
-    T* y_c = y + plane * PQ;
-    int64_t* i_c = indices ? indices + plane * PQ : nullptr;
-    for (int64_t p = 0; p < s.P; ++p) {
-      int64_t r_lo, r_hi;  // taps r whose row p*sh + r*dh - ph lies inside the image
-      detail::inside_range(p * s.stride_h - s.pad_h, s.dil_h, s.H, s.R, &r_lo, &r_hi);
-      for (int64_t q = 0; q < s.Q; ++q) {
-        int64_t t_lo, t_hi;
-        detail::inside_range(q * s.stride_w - s.pad_w, s.dil_w, s.W, s.S, &t_lo, &t_hi);
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t best_index = -1;
-        for (int64_t r = r_lo; r < r_hi; ++r) {
-          const int64_t ih = p * s.stride_h - s.pad_h + r * s.dil_h;
-          for (int64_t t = t_lo; t < t_hi; ++t) {
-            const int64_t i = ih * s.W + q * s.stride_w - s.pad_w + t * s.dil_w;
-            const T v = x_c[i];
-            if (best_index < 0 || v > best || std::isnan(v)) {  // the first in-bounds tap always starts
-              best = v;
-              best_index = i;
-            }
-          }
-        }
-        y_c[p * s.Q + q] = best;
-        if (i_c) i_c[p * s.Q + q] = best_index;
+#pragma omp parallel num_threads(threads_for(planes))
+  {
+    std::vector<T> hv(s.H * s.Q);
+    std::vector<int64_t> hc(indices ? s.H * s.Q : 0);
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      if (indices) {
+        max_plane_argmax(s, rows, cols, x + plane * HW, hv.data(), hc.data(), y + plane * PQ,
+                         indices + plane * PQ);
+      } else {
+        pool::pool_plane(pool::MaxReducer<T>{}, s, rows, cols, x + plane * HW, hv.data(), y + plane * PQ);
       }
     }
   }

@@ -7,12 +7,12 @@ Operations follow torch.nn.functional's names, argument forms and output sizes.
 """
 
 from . import _cpu
-from .functional import (avg_pool2d, conv2d, feature_lp_pool, local_contrast_norm, lp_pool2d,
+from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, local_contrast_norm, lp_pool2d,
                          max_pool2d)
 
 __version__ = "0.1.0"
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm",
+__all__ = ["conv2d", "conv2d_plan", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm",
            "set_num_threads", "get_num_threads"]
 
 

@@ -6,7 +6,9 @@ that owns the arrays. The result has the input's dtype; inputs are never modifie
 
 import math
 
-from . import _args
+import numpy as np
+
+from . import _args, _cpu
 from ._backend import backend_for
 
 CONV_ALGOS = ("auto", "direct", "im2col", "fft")
@@ -34,6 +36,34 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     if not isinstance(algo, str) or algo not in CONV_ALGOS:
         raise ValueError(f"{op}: algo must be one of {CONV_ALGOS}, got {algo!r}")
     return backend_for(x).conv2d(x, weight, bias, stride, padding, dilation, groups, algo)
+
+
+def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32",
+                algo="auto"):
+    """What conv2d would do for these shapes, without running it.
+
+    Returns a dict: "algo" (the algorithm run, with "auto" resolved by the cost model), "output_shape"
+    and "workspace_bytes" (extra memory the algorithm allocates).
+    """
+    op = "conv2d_plan"
+    x_shape = _shape4(x_shape, op, "x_shape")
+    weight_shape = _shape4(weight_shape, op, "weight_shape")
+    dtype = np.dtype(dtype)
+    if dtype not in _args.FLOAT_DTYPES:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+    stride = _args.positive_pair(stride, op, "stride")
+    dilation = _args.positive_pair(dilation, op, "dilation")
+    padding = _args.conv_padding(padding, weight_shape[2:], dilation, stride, op)
+    groups = _args.to_int(groups, op, "groups")
+    if not isinstance(algo, str) or algo not in CONV_ALGOS:
+        raise ValueError(f"{op}: algo must be one of {CONV_ALGOS}, got {algo!r}")
+    return _cpu.conv2d_plan(x_shape, weight_shape, stride, padding, dilation, groups, algo, dtype.itemsize)
+
+
+def _shape4(shape, op, name):
+    if not isinstance(shape, (tuple, list)) or len(shape) != 4:
+        raise ValueError(f"{op}: {name} must be a 4-tuple of ints, got {shape!r}")
+    return tuple(_args.to_int(v, op, name) for v in shape)
 
 
 def _pool_args(op, kernel_size, stride, padding, dilation):

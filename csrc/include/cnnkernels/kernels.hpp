@@ -19,6 +19,9 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
 template <typename T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 
+// Extra memory (bytes) the im2col algorithm allocates for this geometry: the bounded column buffer.
+int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
+
 // The algorithm algo="auto" runs for this geometry (a cost model; times nothing).
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes);
 

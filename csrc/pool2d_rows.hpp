@@ -1,0 +1,109 @@
+// pool2d_rows.hpp: the separable skeleton shared by max, average and Lp pooling on the CPU.
+//
+// A rectangular R x S window reduces in two passes: a row pass reduces the S taps of each input row for
+// every output column q (h[ih, q]), then a column pass reduces the R rows of each output row p
+// (y[p, q] = reduce over r of h[p*sh - ph + r*dh, q]). That is R + S operations per output instead of R*S,
+// and both inner loops run over q with no branches (the columns q whose taps all lie inside the image
+// form one interior range; the few border columns take a clipped scalar path), so they vectorise.
+// Windows are clipped to the image: taps in the padding never reach the reducer.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "cnnkernels/shapes.hpp"
+
+namespace ck {
+namespace pool {
+
+// Per output column q: the taps t in [t_lo[q], t_hi[q]) that land inside the image, and the interior
+// range [q_in_lo, q_in_hi) of columns whose S taps all do. Rows: the same along p.
+struct Taps {
+  std::vector<int64_t> lo, hi;
+  int64_t inner_lo = 0, inner_hi = 0;
+
+  Taps(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) : lo(out), hi(out) {
+    for (int64_t q = 0; q < out; ++q) detail::inside_range(q * stride - pad, dil, in, k, &lo[q], &hi[q]);
+    // Interior: first q with q*stride - pad >= 0, one past the last with q*stride - pad + (k-1)*dil < in.
+    inner_lo = std::min(out, (pad + stride - 1) / stride);
+    const int64_t last_start = in - 1 - (k - 1) * dil + pad;  // q*stride <= last_start
+    inner_hi = last_start < 0 ? inner_lo : std::max(inner_lo, std::min(out, last_start / stride + 1));
+  }
+};
+
+// Reducers: load(v) maps an input value (identity, or v**p for Lp pooling), combine(a, b) reduces two
+// loaded values, empty() is the result of a window with no tap inside the image.
+template <typename T>
+struct MaxReducer {  // NaN wins, as in PyTorch
+  T load(T v) const { return v; }
+  T combine(T a, T b) const { return (b > a || b != b) ? b : a; }
+  T empty() const { return -std::numeric_limits<T>::infinity(); }
+};
+
+template <typename T, typename Load>
+struct SumReducer {
+  Load load_fn;
+  T load(T v) const { return load_fn(v); }
+  T combine(T a, T b) const { return a + b; }
+  T empty() const { return T(0); }
+};
+
+// Row pass for one input row: h[q] = combine over the inside taps t of load(row[q*sw - pw + t*dw]).
+template <typename T, typename Reducer>
+void row_pass(const Reducer& red, const T* row, const Taps& cols, int64_t Q, int64_t sw, int64_t pw, int64_t dw,
+              int64_t S, T* h) {
+  for (int64_t q = 0; q < Q; ++q) {  // border columns (all of them when the interior is empty)
+    if (q == cols.inner_lo && cols.inner_lo < cols.inner_hi) q = cols.inner_hi;
+    if (q >= Q) break;
+    if (cols.lo[q] >= cols.hi[q]) {
+      h[q] = red.empty();
+      continue;
+    }
+    T acc = red.load(row[q * sw - pw + cols.lo[q] * dw]);
+    for (int64_t t = cols.lo[q] + 1; t < cols.hi[q]; ++t) {
+      acc = red.combine(acc, red.load(row[q * sw - pw + t * dw]));
+    }
+    h[q] = acc;
+  }
+  const int64_t a = cols.inner_lo, b = cols.inner_hi;  // interior: every tap q*sw - pw + t*dw is inside
+  if (a >= b) return;
+  for (int64_t q = a; q < b; ++q) h[q] = red.load(row[q * sw - pw]);
+  for (int64_t t = 1; t < S; ++t) {
+    const int64_t off = t * dw - pw;
+    if (sw == 1) {
+      for (int64_t q = a; q < b; ++q) h[q] = red.combine(h[q], red.load(row[q + off]));
+    } else if (sw == 2) {
+      for (int64_t q = a; q < b; ++q) h[q] = red.combine(h[q], red.load(row[2 * q + off]));
+    } else {
+      for (int64_t q = a; q < b; ++q) h[q] = red.combine(h[q], red.load(row[q * sw + off]));
+    }
+  }
+}
+
+// One N*C plane: y[p, q] = combine over the window's inside taps of load(x), through h (H x Q workspace).
+template <typename T, typename Reducer>
+void pool_plane(const Reducer& red, const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* x, T* h,
+                T* y) {
+  for (int64_t ih = 0; ih < s.H; ++ih) {
+    row_pass(red, x + ih * s.W, cols, s.Q, s.stride_w, s.pad_w, s.dil_w, s.S, h + ih * s.Q);
+  }
+  for (int64_t p = 0; p < s.P; ++p) {
+    T* y_row = y + p * s.Q;
+    if (rows.lo[p] >= rows.hi[p]) {
+      std::fill(y_row, y_row + s.Q, red.empty());
+      continue;
+    }
+    const int64_t ih0 = p * s.stride_h - s.pad_h;
+    const T* first = h + (ih0 + rows.lo[p] * s.dil_h) * s.Q;
+    std::copy(first, first + s.Q, y_row);
+    for (int64_t r = rows.lo[p] + 1; r < rows.hi[p]; ++r) {
+      const T* h_row = h + (ih0 + r * s.dil_h) * s.Q;
+      for (int64_t q = 0; q < s.Q; ++q) y_row[q] = red.combine(y_row[q], h_row[q]);
+    }
+  }
+}
+
+}  // namespace pool
+}  // namespace ck
