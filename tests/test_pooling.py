@@ -469,3 +469,11 @@ def test_reference_pools_match_naive_loops(rng, case):
         lp_ref = lp_pool2d_ref(x, 3, k.tolist(), s.tolist(), cm)
         assert lp_ref.shape == lp.shape
         np.testing.assert_allclose(lp_ref, lp, rtol=1e-12)
+
+
+def test_max_pool2d_window_entirely_in_padding_gives_minus_inf_and_index_minus_one():
+    # W=1, k=2, padding 1, dilation 2: output column 0 taps columns -1 and 1, both outside the image.
+    x = np.arange(3, dtype=np.float64).reshape(1, 1, 3, 1)
+    y, idx = ck.max_pool2d(x, (1, 2), stride=1, padding=(0, 1), dilation=(1, 2), return_indices=True)
+    assert y.shape == (1, 1, 3, 1)
+    assert np.all(np.isneginf(y)) and np.all(idx == -1)
