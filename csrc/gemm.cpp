@@ -1,0 +1,351 @@
+// gemm.cpp: the GEMM driver: partitioning over threads, cache blocking, packing of A and B, and the calls
+// into the active ISA's micro-kernel (gemm_kernels.hpp).
+//
+// C[M x N] (+)= A[M x K] · B[K x N], row-major. The loop nest is BLIS's, run by each thread over its own
+// block of C (threads never share a packed panel, so no barriers):
+//
+//   for jc in [n0, n1) step NC            B block of NC columns
+//     for pc in [0, K) step KC             depth block
+//       pack B[pc:pc+KC, jc:jc+NC]          -> KC x NC in NR-wide strips (L3; via the BPacker)
+//       for ic in [m0, m1) step MC         A block
+//         pack A[ic:ic+MC, pc:pc+KC]        -> MC x KC in MR-tall micro-panels (L2)
+//         for jr in [0, NC) step NR          one B strip (KC x NR) stays in L1 ...
+//           for ir in [0, MC) step MR        ... while the A micro-panels stream past it
+//             micro-kernel: C[ic+ir : +MR, jc+jr : +NR] (+)= A panel · B strip
+//
+// The first depth block writes C (or adds to it when accumulate), the later ones add. Block sizes are
+// evened out (K = 300 with KC = 256 runs as two blocks of 150) so that no block is a thin remainder.
+// Threads split C into a tm x tn grid of MR/NR-aligned blocks, the grid chosen by a small cost model.
+#include "cnnkernels/gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cnnkernels/cpu_features.hpp"
+#include "cnnkernels/threads.hpp"
+#include "gemm_kernels.hpp"
+
+namespace ck {
+namespace {
+
+using gemm_detail::KernelSet;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Splits `total` into ceil(total / max_block) near-equal blocks, each a multiple of `align`.
+int64_t even_block(int64_t total, int64_t max_block, int64_t align) {
+  if (total <= 0) return align;
+  const int64_t blocks = ceil_div(total, max_block);
+  return std::min(max_block, round_up(ceil_div(total, blocks), align));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kernel selection
+
+template <typename T>
+const KernelSet<T>* kernels_for(Isa isa);
+
+template <>
+const KernelSet<float>* kernels_for<float>(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return gemm_detail::avx512_kernels_f32();
+    case Isa::avx2: return gemm_detail::avx2_kernels_f32();
+    default: return gemm_detail::scalar_kernels_f32();
+  }
+}
+
+template <>
+const KernelSet<double>* kernels_for<double>(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return gemm_detail::avx512_kernels_f64();
+    case Isa::avx2: return gemm_detail::avx2_kernels_f64();
+    default: return gemm_detail::scalar_kernels_f64();
+  }
+}
+
+// The active ISA's kernels; a path whose file was built without its flags falls back to the next narrower.
+template <typename T>
+const KernelSet<T>& active_kernels(Isa* used) {
+  Isa isa = active_isa();
+  for (;;) {
+    if (const KernelSet<T>* k = kernels_for<T>(isa)) {
+      if (used) *used = isa;
+      return *k;
+    }
+    isa = isa == Isa::avx512 ? Isa::avx2 : Isa::scalar;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Packing of A: rows [0, mc) x depth [0, kc) of A (top-left at `A`) into ceil(mc / MR) micro-panels,
+// panel r holding a[p * MR + i] = A(r * MR + i, p), rows past mc zero.
+
+template <typename T, int MR>
+void pack_a_fixed(int64_t mc, int64_t kc, const T* A, int64_t lda, T* out) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, out += kc * MR) {
+    const T* a = A + i0 * lda;
+    const int64_t rows = std::min<int64_t>(MR, mc - i0);
+    if (rows == MR) {
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? a[i * lda + p] : T(0);
+      }
+    }
+  }
+}
+
+template <typename T>
+void pack_a(int64_t mr, int64_t mc, int64_t kc, const T* A, int64_t lda, T* out) {
+  switch (mr) {
+    case 4: return pack_a_fixed<T, 4>(mc, kc, A, lda, out);
+    case 6: return pack_a_fixed<T, 6>(mc, kc, A, lda, out);
+    case 8: return pack_a_fixed<T, 8>(mc, kc, A, lda, out);
+    case 12: return pack_a_fixed<T, 12>(mc, kc, A, lda, out);
+    case 14: return pack_a_fixed<T, 14>(mc, kc, A, lda, out);
+    default: break;
+  }
+  for (int64_t i0 = 0; i0 < mc; i0 += mr, out += kc * mr) {
+    const int64_t rows = std::min(mr, mc - i0);
+    for (int64_t p = 0; p < kc; ++p) {
+      for (int64_t i = 0; i < mr; ++i) out[p * mr + i] = i < rows ? A[(i0 + i) * lda + p] : T(0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Packing of a row-major B (MatrixBPacker): row by row, each row's NR-wide pieces to their strips.
+
+template <typename T, int NR>
+void pack_b_fixed(const T* B, int64_t ldb, int64_t kc, int64_t nc, T* panel) {
+  const int64_t full = nc / NR, rest = nc % NR;
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* src = B + p * ldb;
+    T* dst = panel + p * NR;
+    for (int64_t s = 0; s < full; ++s) {
+      for (int j = 0; j < NR; ++j) dst[s * kc * NR + j] = src[s * NR + j];
+    }
+    if (rest) {
+      T* d = dst + full * kc * NR;
+      const T* sr = src + full * NR;
+      for (int j = 0; j < NR; ++j) d[j] = j < rest ? sr[j] : T(0);
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void MatrixBPacker<T>::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t nr, T* panel) const {
+  const T* B = B_ + k0 * ldb_ + n0;
+  switch (nr) {
+    case 4: return pack_b_fixed<T, 4>(B, ldb_, kc, nc, panel);
+    case 8: return pack_b_fixed<T, 8>(B, ldb_, kc, nc, panel);
+    case 16: return pack_b_fixed<T, 16>(B, ldb_, kc, nc, panel);
+    case 32: return pack_b_fixed<T, 32>(B, ldb_, kc, nc, panel);
+    default: break;
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int64_t j = 0; j < round_up(nc, nr); ++j) {
+      panel[packed_b_offset(p, j, kc, nr)] = j < nc ? B[p * ldb_ + j] : T(0);
+    }
+  }
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------
+// The blocked loop nest of one thread, over C[m0:m1, n0:n1].
+
+template <typename T>
+struct Plan {
+  const KernelSet<T>* ks;
+  int64_t K, kc;      // depth, and its (evened) block
+  int64_t mc_max;     // A-block rows the workspace holds (multiple of MR)
+  int64_t nc_max;     // B-block columns the workspace holds (multiple of NR)
+};
+
+template <typename T>
+void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, int64_t n1, const T* A,
+                       int64_t lda, const BPacker<T>& packB, T* C, int64_t ldc, bool accumulate, T* abuf,
+                       T* bbuf) {
+  const KernelSet<T>& ks = *plan.ks;
+  const int64_t MR = ks.mr, NR = ks.nr;
+  const int64_t nc_blk = even_block(n1 - n0, plan.nc_max, NR);
+  const int64_t mc_blk = even_block(m1 - m0, plan.mc_max, MR);
+  for (int64_t jc = n0; jc < n1; jc += nc_blk) {
+    const int64_t nc = std::min(nc_blk, n1 - jc);
+    for (int64_t pc = 0; pc < plan.K; pc += plan.kc) {
+      const int64_t kc = std::min(plan.kc, plan.K - pc);
+      const bool add = accumulate || pc > 0;
+      packB.pack(pc, kc, jc, nc, NR, bbuf);
+      for (int64_t ic = m0; ic < m1; ic += mc_blk) {
+        const int64_t mc = std::min(mc_blk, m1 - ic);
+        pack_a(MR, mc, kc, A + ic * lda + pc, lda, abuf);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const T* b = bbuf + (jr / NR) * kc * NR;
+          const int64_t n = std::min(NR, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            ks.kernel(kc, abuf + (ir / MR) * kc * MR, b, C + (ic + ir) * ldc + jc + jr, ldc,
+                      std::min(MR, mc - ir), n, add);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Threads
+
+// Below this many multiply-adds one thread is faster than waking a team.
+constexpr double kMinMacsPerThread = 96.0 * 96 * 96;
+
+// A tm x tn grid of thread blocks over C. The estimate charges each thread its padded micro-tiles plus its
+// packing (one packed element costs about as much as kPackCost multiply-adds), and takes the slowest thread.
+struct Grid {
+  int tm = 1, tn = 1;
+};
+
+Grid choose_grid(int64_t M, int64_t N, int64_t K, int64_t MR, int64_t NR, int64_t NC, int threads) {
+  constexpr double kPackCost = 16.0;
+  const int64_t tiles_m = ceil_div(M, MR), tiles_n = ceil_div(N, NR);
+  Grid best;
+  double best_cost = -1;
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm) continue;
+    const int tn = threads / tm;
+    if (tm > tiles_m || tn > tiles_n) continue;
+    const double rows = double(ceil_div(tiles_m, tm) * MR), cols = double(ceil_div(tiles_n, tn) * NR);
+    const double packing = double(K) * (cols + rows * double(ceil_div(int64_t(cols), NC)));
+    const double cost = rows * cols * double(K) + kPackCost * packing;
+    if (best_cost < 0 || cost < best_cost) best_cost = cost, best = {tm, tn};
+  }
+  return best;
+}
+
+// Tile-aligned piece `i` of `parts` of [0, extent): the tiles are split as evenly as whole tiles allow.
+void split_range(int64_t extent, int64_t tile, int parts, int i, int64_t* lo, int64_t* hi) {
+  const int64_t tiles = ceil_div(extent, tile);
+  *lo = std::min(extent, tiles * i / parts * tile);
+  *hi = std::min(extent, tiles * (i + 1) / parts * tile);
+}
+
+struct AlignedDelete {
+  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+
+template <typename T>
+void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
+                 int64_t ldc, bool accumulate) {
+  if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("gemm: negative dimension");
+  if (M == 0 || N == 0) return;
+  if (ldc < N || (K > 0 && lda < K)) throw std::invalid_argument("gemm: leading dimension smaller than a row");
+  if (K == 0) {  // empty sum
+    if (!accumulate) {
+      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, T(0));
+    }
+    return;
+  }
+
+  const KernelSet<T>& ks = active_kernels<T>(nullptr);
+  const int64_t MR = ks.mr, NR = ks.nr;
+
+  int threads = omp_in_parallel() ? 1 : std::max(1, num_threads());
+  const double macs = double(M) * double(N) * double(K);
+  threads = static_cast<int>(std::min<double>(threads, std::max(1.0, macs / kMinMacsPerThread)));
+  const Grid grid = threads > 1 ? choose_grid(M, N, K, MR, NR, ks.nc, threads) : Grid{};
+  threads = grid.tm * grid.tn;
+
+  Plan<T> plan;
+  plan.ks = &ks;
+  plan.K = K;
+  plan.kc = even_block(K, ks.kc, 1);
+  plan.mc_max = std::min(ks.mc, round_up(ceil_div(ceil_div(M, MR), grid.tm) * MR, MR));
+  plan.nc_max = std::min(ks.nc, round_up(ceil_div(ceil_div(N, NR), grid.tn) * NR, NR));
+
+  // Per-thread workspace, 64-byte aligned: the A block then the B block.
+  const int64_t a_elems = round_up(plan.mc_max * plan.kc, 64), b_elems = round_up(plan.kc * plan.nc_max, 64);
+  const int64_t per_thread = a_elems + b_elems;
+  std::unique_ptr<void, AlignedDelete> workspace(
+      ::operator new(size_t(per_thread) * size_t(threads) * sizeof(T), std::align_val_t(64)));
+  T* ws = static_cast<T*>(workspace.get());
+
+  auto run = [&](int t) {
+    const int im = t / grid.tn, in = t % grid.tn;
+    int64_t m0, m1, n0, n1;
+    split_range(M, MR, grid.tm, im, &m0, &m1);
+    split_range(N, NR, grid.tn, in, &n0, &n1);
+    if (m0 >= m1 || n0 >= n1) return;
+    T* abuf = ws + int64_t(t) * per_thread;
+    gemm_thread_block(plan, m0, m1, n0, n1, A, lda, packB, C, ldc, accumulate, abuf, abuf + a_elems);
+  };
+
+  if (threads == 1) {
+    run(0);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(threads);
+#pragma omp parallel num_threads(threads)
+  {
+    // The team may be smaller than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC): blocks go round-robin.
+    for (int t = omp_get_thread_num(); t < threads; t += omp_get_num_threads()) {
+      try {
+        run(t);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    }
+  }
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void gemm_packed_b(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
+                   int64_t ldc, bool accumulate) {
+  gemm_driver(M, N, K, A, lda, packB, C, ldc, accumulate);
+}
+
+template <typename T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
+          bool accumulate) {
+  if (K > 0 && N > 0 && ldb < N) throw std::invalid_argument("gemm: ldb smaller than a row of B");
+  gemm_driver(M, N, K, A, lda, MatrixBPacker<T>(B, ldb), C, ldc, accumulate);
+}
+
+template <typename T>
+GemmBlocking gemm_blocking() {
+  Isa used;
+  const KernelSet<T>& ks = active_kernels<T>(&used);
+  return {ks.mr, ks.nr, ks.mc, ks.kc, ks.nc, isa_name(used)};
+}
+
+template class MatrixBPacker<float>;
+template class MatrixBPacker<double>;
+template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
+                          int64_t, bool);
+template void gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t, double*,
+                           int64_t, bool);
+template void gemm_packed_b<float>(int64_t, int64_t, int64_t, const float*, int64_t, const BPacker<float>&,
+                                   float*, int64_t, bool);
+template void gemm_packed_b<double>(int64_t, int64_t, int64_t, const double*, int64_t, const BPacker<double>&,
+                                    double*, int64_t, bool);
+template GemmBlocking gemm_blocking<float>();
+template GemmBlocking gemm_blocking<double>();
+
+}  // namespace ck
