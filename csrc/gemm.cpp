@@ -29,9 +29,19 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>  // SSE2 only: the x86-64 baseline, safe in this generic file
+#define CK_GEMM_SSE2 1
+#endif
+
 #include "cnnkernels/cpu_features.hpp"
 #include "cnnkernels/threads.hpp"
 #include "gemm_kernels.hpp"
+
+#ifdef CK_GEMM_TUNING
+namespace ck { namespace gemm_detail { struct Tune { int chunk = 4, prefetch = 0; int64_t mc = 0, kc = 0, nc = 0, direct_m = -1; }; Tune g_tune; } }
+#define TUNE(x) (gemm_detail::g_tune.x)
+#endif
 
 namespace ck {
 namespace {
@@ -89,16 +99,93 @@ const KernelSet<T>& active_kernels(Isa* used) {
 // Packing of A: rows [0, mc) x depth [0, kc) of A (top-left at `A`) into ceil(mc / MR) micro-panels,
 // panel r holding a[p * MR + i] = A(r * MR + i, p), rows past mc zero.
 
+// One full panel (MR rows) with plain loops: p-major stores, MR loads from MR row streams.
+template <typename T, int MR>
+void pack_a_panel(int64_t kc, const T* a, int64_t lda, T* out) {
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
+  }
+}
+
+#ifdef CK_GEMM_SSE2
+// The same with SSE2 (the x86-64 baseline): 4 x 4 float blocks (2 x 2 double) transposed in registers, so
+// a row of A is read 16 bytes at a time instead of one element at a time.
+template <>
+void pack_a_panel<float, 6>(int64_t kc, const float* a, int64_t lda, float* out);
+template <>
+void pack_a_panel<float, 14>(int64_t kc, const float* a, int64_t lda, float* out);
+
+template <int MR>  // MR = 4q + 2
+void pack_a_panel_sse2(int64_t kc, const float* a, int64_t lda, float* out) {
+  int64_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    float* o = out + p * MR;
+#ifdef CK_GEMM_TUNING
+    if (TUNE(prefetch) & 2) if ((p & 15) == 0) for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(a + (MR + i) * lda + p + 16), _MM_HINT_T0);
+#endif
+    for (int g = 0; g + 4 <= MR; g += 4) {  // rows g .. g+3
+      __m128 r0 = _mm_loadu_ps(a + (g + 0) * lda + p), r1 = _mm_loadu_ps(a + (g + 1) * lda + p);
+      __m128 r2 = _mm_loadu_ps(a + (g + 2) * lda + p), r3 = _mm_loadu_ps(a + (g + 3) * lda + p);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r<j> now holds column p + j of those rows
+      _mm_storeu_ps(o + 0 * MR + g, r0);
+      _mm_storeu_ps(o + 1 * MR + g, r1);
+      _mm_storeu_ps(o + 2 * MR + g, r2);
+      _mm_storeu_ps(o + 3 * MR + g, r3);
+    }
+    const __m128 x = _mm_loadu_ps(a + (MR - 2) * lda + p), y = _mm_loadu_ps(a + (MR - 1) * lda + p);
+    const __m128 lo = _mm_unpacklo_ps(x, y), hi = _mm_unpackhi_ps(x, y);  // x0 y0 x1 y1, x2 y2 x3 y3
+    _mm_storel_pi(reinterpret_cast<__m64*>(o + 0 * MR + MR - 2), lo);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(o + 1 * MR + MR - 2), lo);
+    _mm_storel_pi(reinterpret_cast<__m64*>(o + 2 * MR + MR - 2), hi);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(o + 3 * MR + MR - 2), hi);
+  }
+  for (; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
+  }
+}
+
+template <int MR>  // MR even
+void pack_a_panel_sse2(int64_t kc, const double* a, int64_t lda, double* out) {
+  int64_t p = 0;
+  for (; p + 2 <= kc; p += 2) {
+    double* o = out + p * MR;
+    for (int g = 0; g < MR; g += 2) {  // rows g, g+1
+      const __m128d x = _mm_loadu_pd(a + g * lda + p), y = _mm_loadu_pd(a + (g + 1) * lda + p);
+      _mm_storeu_pd(o + g, _mm_unpacklo_pd(x, y));
+      _mm_storeu_pd(o + MR + g, _mm_unpackhi_pd(x, y));
+    }
+  }
+  for (; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
+  }
+}
+
+template <>
+void pack_a_panel<float, 6>(int64_t kc, const float* a, int64_t lda, float* out) {
+  pack_a_panel_sse2<6>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<float, 14>(int64_t kc, const float* a, int64_t lda, float* out) {
+  pack_a_panel_sse2<14>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<double, 6>(int64_t kc, const double* a, int64_t lda, double* out) {
+  pack_a_panel_sse2<6>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<double, 14>(int64_t kc, const double* a, int64_t lda, double* out) {
+  pack_a_panel_sse2<14>(kc, a, lda, out);
+}
+#endif
+
 template <typename T, int MR>
 void pack_a_fixed(int64_t mc, int64_t kc, const T* A, int64_t lda, T* out) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR, out += kc * MR) {
     const T* a = A + i0 * lda;
     const int64_t rows = std::min<int64_t>(MR, mc - i0);
     if (rows == MR) {
-      for (int64_t p = 0; p < kc; ++p) {
-        for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
-      }
-    } else {
+      pack_a_panel<T, MR>(kc, a, lda, out);
+    } else {  // bottom edge of A: zero rows below it
       for (int64_t p = 0; p < kc; ++p) {
         for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? a[i * lda + p] : T(0);
       }
@@ -133,14 +220,16 @@ void pack_b_fixed(const T* B, int64_t ldb, int64_t kc, int64_t nc, T* panel) {
   for (int64_t p = 0; p < kc; ++p) {
     const T* src = B + p * ldb;
     T* dst = panel + p * NR;
-    for (int64_t s = 0; s < full; ++s) {
-      for (int j = 0; j < NR; ++j) dst[s * kc * NR + j] = src[s * NR + j];
-    }
+    for (int64_t s = 0; s < full; ++s) std::memcpy(dst + s * kc * NR, src + s * NR, NR * sizeof(T));
     if (rest) {
       T* d = dst + full * kc * NR;
       const T* sr = src + full * NR;
       for (int j = 0; j < NR; ++j) d[j] = j < rest ? sr[j] : T(0);
     }
+#ifdef CK_GEMM_TUNING
+    if (TUNE(prefetch))
+      for (int64_t j = nc; j < 2 * nc; j += 64 / sizeof(T)) __builtin_prefetch(src + j);
+#endif
   }
 }
 
@@ -174,6 +263,8 @@ struct Plan {
   int64_t K, kc;      // depth, and its (evened) block
   int64_t mc_max;     // A-block rows the workspace holds (multiple of MR)
   int64_t nc_max;     // B-block columns the workspace holds (multiple of NR)
+  const T* B;         // B read in place by the micro-kernel (nullptr: pack it)
+  int64_t ldb;
 };
 
 template <typename T>
@@ -184,21 +275,52 @@ void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, 
   const int64_t MR = ks.mr, NR = ks.nr;
   const int64_t nc_blk = even_block(n1 - n0, plan.nc_max, NR);
   const int64_t mc_blk = even_block(m1 - m0, plan.mc_max, MR);
+#ifndef CK_GEMM_PACK_CHUNK
+#define CK_GEMM_PACK_CHUNK 4
+#endif
+  // B is packed while the first A block is multiplied, kStrips strips at a time, each chunk used at once
+  // while it is still in L1/L2 (as OpenBLAS does): the packing's memory traffic overlaps the FMAs.
+#ifdef CK_GEMM_TUNING
+  const int64_t chunk = int64_t(TUNE(chunk)) * NR;
+#else
+  const int64_t chunk = int64_t(CK_GEMM_PACK_CHUNK) * NR;
+#endif
   for (int64_t jc = n0; jc < n1; jc += nc_blk) {
     const int64_t nc = std::min(nc_blk, n1 - jc);
     for (int64_t pc = 0; pc < plan.K; pc += plan.kc) {
       const int64_t kc = std::min(plan.kc, plan.K - pc);
       const bool add = accumulate || pc > 0;
-      packB.pack(pc, kc, jc, nc, NR, bbuf);
+      if (plan.B) {
+        // B in place: full strips straight from memory, a last partial strip packed (zero-padded).
+        if (nc % NR) packB.pack(pc, kc, jc + nc / NR * NR, nc % NR, NR, bbuf);
+        for (int64_t ic = m0; ic < m1; ic += mc_blk) {
+          const int64_t mc = std::min(mc_blk, m1 - ic);
+          pack_a(MR, mc, kc, A + ic * lda + pc, lda, abuf);
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int64_t n = std::min(NR, nc - jr);
+            const T* b = n == NR ? plan.B + pc * plan.ldb + jc + jr : bbuf;
+            const int64_t ldb = n == NR ? plan.ldb : NR;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              ks.kernel(kc, abuf + (ir / MR) * kc * MR, b, ldb, C + (ic + ir) * ldc + jc + jr, ldc,
+                        std::min(MR, mc - ir), n, add);
+            }
+          }
+        }
+        continue;
+      }
       for (int64_t ic = m0; ic < m1; ic += mc_blk) {
         const int64_t mc = std::min(mc_blk, m1 - ic);
         pack_a(MR, mc, kc, A + ic * lda + pc, lda, abuf);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const T* b = bbuf + (jr / NR) * kc * NR;
-          const int64_t n = std::min(NR, nc - jr);
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            ks.kernel(kc, abuf + (ir / MR) * kc * MR, b, C + (ic + ir) * ldc + jc + jr, ldc,
-                      std::min(MR, mc - ir), n, add);
+        for (int64_t j0 = 0; j0 < nc; j0 += chunk) {
+          const int64_t j1 = std::min(nc, j0 + chunk);
+          if (ic == m0) packB.pack(pc, kc, jc + j0, j1 - j0, NR, bbuf + (j0 / NR) * kc * NR);
+          for (int64_t jr = j0; jr < j1; jr += NR) {
+            const T* b = bbuf + (jr / NR) * kc * NR;
+            const int64_t n = std::min(NR, nc - jr);
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              ks.kernel(kc, abuf + (ir / MR) * kc * MR, b, NR, C + (ic + ir) * ldc + jc + jr, ldc,
+                        std::min(MR, mc - ir), n, add);
+            }
           }
         }
       }
@@ -208,6 +330,10 @@ void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, 
 
 // ---------------------------------------------------------------------------------------------------------
 // Threads
+
+// Reading a plain B in place instead of packing it (see gemm_driver).
+constexpr int64_t kInPlaceMaxRows = 64;
+constexpr double kInPlaceMaxBytes = 2 << 20;
 
 // Below this many multiply-adds one thread is faster than waking a team.
 constexpr double kMinMacsPerThread = 96.0 * 96 * 96;
@@ -248,7 +374,7 @@ struct AlignedDelete {
 
 template <typename T>
 void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
-                 int64_t ldc, bool accumulate) {
+                 int64_t ldc, bool accumulate, const T* B_in_place, int64_t ldb) {
   if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("gemm: negative dimension");
   if (M == 0 || N == 0) return;
   if (ldc < N || (K > 0 && lda < K)) throw std::invalid_argument("gemm: leading dimension smaller than a row");
@@ -265,19 +391,38 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
   int threads = omp_in_parallel() ? 1 : std::max(1, num_threads());
   const double macs = double(M) * double(N) * double(K);
   threads = static_cast<int>(std::min<double>(threads, std::max(1.0, macs / kMinMacsPerThread)));
-  const Grid grid = threads > 1 ? choose_grid(M, N, K, MR, NR, ks.nc, threads) : Grid{};
+  int64_t MC = ks.mc, KC = ks.kc, NC = ks.nc;
+#ifdef CK_GEMM_TUNING
+  if (TUNE(mc)) MC = TUNE(mc);
+  if (TUNE(kc)) KC = TUNE(kc);
+  if (TUNE(nc)) NC = TUNE(nc);
+#endif
+  const Grid grid = threads > 1 ? choose_grid(M, N, K, MR, NR, NC, threads) : Grid{};
   threads = grid.tm * grid.tn;
 
   Plan<T> plan;
   plan.ks = &ks;
   plan.K = K;
-  plan.kc = even_block(K, ks.kc, 1);
-  plan.mc_max = std::min(ks.mc, round_up(ceil_div(ceil_div(M, MR), grid.tm) * MR, MR));
-  plan.nc_max = std::min(ks.nc, round_up(ceil_div(ceil_div(N, NR), grid.tn) * NR, NR));
+  plan.kc = even_block(K, KC, 1);
+  plan.mc_max = std::min(MC, round_up(ceil_div(ceil_div(M, MR), grid.tm) * MR, MR));
+  // A plain B is read in place when packing would cost more than it saves: each B strip then serves only
+  // a few A panels (rows per thread <= kInPlaceMaxRows) and B is small enough to sit in L2/L3, where reading
+  // its rows at stride ldb is cheap (from DRAM that stride defeats the prefetchers and packing wins).
+  const int64_t rows_per_thread = ceil_div(ceil_div(M, MR), grid.tm) * MR;
+  plan.B = B_in_place && rows_per_thread <= kInPlaceMaxRows &&
+                   double(K) * double(N) * sizeof(T) <= kInPlaceMaxBytes
+               ? B_in_place
+               : nullptr;
+  plan.ldb = ldb;
+#ifdef CK_GEMM_TUNING
+  if (TUNE(direct_m) >= 0) plan.B = B_in_place && M <= TUNE(direct_m) ? B_in_place : nullptr;
+#endif
+  plan.nc_max = std::min(NC, round_up(ceil_div(ceil_div(N, NR), grid.tn) * NR, NR));
 
   // Per-thread workspace, 64-byte aligned: the A block then the B block.
   const int64_t a_elems = round_up(plan.mc_max * plan.kc, 64), b_elems = round_up(plan.kc * plan.nc_max, 64);
   const int64_t per_thread = a_elems + b_elems;
+
   std::unique_ptr<void, AlignedDelete> workspace(
       ::operator new(size_t(per_thread) * size_t(threads) * sizeof(T), std::align_val_t(64)));
   T* ws = static_cast<T*>(workspace.get());
@@ -318,14 +463,14 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
 template <typename T>
 void gemm_packed_b(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
                    int64_t ldc, bool accumulate) {
-  gemm_driver(M, N, K, A, lda, packB, C, ldc, accumulate);
+  gemm_driver(M, N, K, A, lda, packB, C, ldc, accumulate, static_cast<const T*>(nullptr), 0);
 }
 
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
           bool accumulate) {
   if (K > 0 && N > 0 && ldb < N) throw std::invalid_argument("gemm: ldb smaller than a row of B");
-  gemm_driver(M, N, K, A, lda, MatrixBPacker<T>(B, ldb), C, ldc, accumulate);
+  gemm_driver(M, N, K, A, lda, MatrixBPacker<T>(B, ldb), C, ldc, accumulate, B, ldb);
 }
 
 template <typename T>

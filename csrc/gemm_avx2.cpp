@@ -52,22 +52,23 @@ struct Ymm<double> {
   static void storeu(double* p, V v) { _mm256_storeu_pd(p, v); }
 };
 
-// Stores one row of the tile: columns [0, W) from lo, [W, 2W) from hi, adding C's old values if accumulate.
-template <typename T>
+// Stores one row of the tile, VECS vectors wide (lo: columns [0, W), hi: [W, 2W)), of which the first n
+// columns are C's, adding C's old values if accumulate.
+template <typename T, int VECS>
 void store_row(T* ci, typename Ymm<T>::V lo, typename Ymm<T>::V hi, int64_t n, bool accumulate) {
   using Y = Ymm<T>;
   constexpr int W = Y::kLanes;
-  if (n == 2 * W) {
+  if (n == VECS * W) {
     if (accumulate) {
       lo = Y::add(lo, Y::loadu(ci));
-      hi = Y::add(hi, Y::loadu(ci + W));
+      if constexpr (VECS == 2) hi = Y::add(hi, Y::loadu(ci + W));
     }
     Y::storeu(ci, lo);
-    Y::storeu(ci + W, hi);
-  } else {  // right edge of C: through a buffer, n < NR columns
+    if constexpr (VECS == 2) Y::storeu(ci + W, hi);
+  } else {  // right edge of C: through a buffer
     alignas(32) T row[2 * W];
     Y::store(row, lo);
-    Y::store(row + W, hi);
+    if constexpr (VECS == 2) Y::store(row + W, hi);
     for (int64_t j = 0; j < n; ++j) ci[j] = accumulate ? ci[j] + row[j] : row[j];
   }
 }
@@ -76,18 +77,19 @@ void store_row(T* ci, typename Ymm<T>::V lo, typename Ymm<T>::V hi, int64_t n, b
 // array of 12 vectors in memory, storing it on every step.
 #define CK_FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-// C[ROWS x n] (+)= A panel (kc x kMR, first ROWS rows used) · B strip (kc x NR), NR = 2 ymm.
-template <typename T, int ROWS>
-void tile(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, bool accumulate) {
+// C[ROWS x n] (+)= A panel (kc x kMR, first ROWS rows used) · B strip (kc x NR, first VECS ymm used).
+// VECS = 1 serves right-edge tiles of at most W columns at half the cost.
+template <typename T, int ROWS, int VECS>
+void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t n, bool accumulate) {
   using Y = Ymm<T>;
   using V = typename Y::V;
-  constexpr int W = Y::kLanes, NR = 2 * W;
+  constexpr int W = Y::kLanes;
 
   // The C tile is needed only at the end: start fetching it now.
-#define CK_PREFETCH(i)                                                                 \
-  if constexpr (ROWS > i) {                                                            \
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);           \
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);  \
+#define CK_PREFETCH(i)                                                                       \
+  if constexpr (ROWS > i) {                                                                  \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);                 \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + VECS * W - 1), _MM_HINT_T0);  \
   }
   CK_FOR_ROWS(CK_PREFETCH)
 #undef CK_PREFETCH
@@ -98,36 +100,47 @@ void tile(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, bool
 #undef CK_DECLARE
 
   for (int64_t p = 0; p < kc; ++p) {
-    const V b0 = Y::load(b), b1 = Y::load(b + W);
-#define CK_STEP(i)                             \
-  if constexpr (ROWS > i) {                    \
-    const V ai = Y::broadcast(a + i);          \
-    c##i##_0 = Y::fma(ai, b0, c##i##_0);       \
-    c##i##_1 = Y::fma(ai, b1, c##i##_1);       \
+    const V b0 = Y::loadu(b), b1 = VECS == 2 ? Y::loadu(b + W) : b0;
+#define CK_STEP(i)                                               \
+  if constexpr (ROWS > i) {                                      \
+    const V ai = Y::broadcast(a + i);                            \
+    c##i##_0 = Y::fma(ai, b0, c##i##_0);                         \
+    if constexpr (VECS == 2) c##i##_1 = Y::fma(ai, b1, c##i##_1);  \
   }
     CK_FOR_ROWS(CK_STEP)
 #undef CK_STEP
     a += kMR;
-    b += NR;
+    b += ldb;
   }
 
 #define CK_STORE(i) \
-  if constexpr (ROWS > i) store_row<T>(c + i * ldc, c##i##_0, c##i##_1, n, accumulate);
+  if constexpr (ROWS > i) store_row<T, VECS>(c + i * ldc, c##i##_0, c##i##_1, n, accumulate);
   CK_FOR_ROWS(CK_STORE)
 #undef CK_STORE
 }
 
 #undef CK_FOR_ROWS
 
-template <typename T>
-void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
+template <typename T, int VECS>
+void tile_rows(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
+               bool accumulate) {
   switch (m) {
-    case 6: return tile<T, 6>(kc, a, b, c, ldc, n, accumulate);
-    case 5: return tile<T, 5>(kc, a, b, c, ldc, n, accumulate);
-    case 4: return tile<T, 4>(kc, a, b, c, ldc, n, accumulate);
-    case 3: return tile<T, 3>(kc, a, b, c, ldc, n, accumulate);
-    case 2: return tile<T, 2>(kc, a, b, c, ldc, n, accumulate);
-    default: return tile<T, 1>(kc, a, b, c, ldc, n, accumulate);
+    case 6: return tile<T, 6, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 5: return tile<T, 5, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 4: return tile<T, 4, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 3: return tile<T, 3, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 2: return tile<T, 2, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    default: return tile<T, 1, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+  }
+}
+
+template <typename T>
+void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
+                  bool accumulate) {
+  if (n > Ymm<T>::kLanes) {
+    tile_rows<T, 2>(kc, a, b, ldb, c, ldc, m, n, accumulate);
+  } else {
+    tile_rows<T, 1>(kc, a, b, ldb, c, ldc, m, n, accumulate);
   }
 }
 

@@ -76,75 +76,107 @@ Mask first_lanes(int64_t n) {
   return Mask((1u << n) - 1u);
 }
 
-// C[ROWS x n] (+)= A panel (kc x kMR, first ROWS rows used) · B strip (kc x NR), NR = 2 zmm.
-template <typename T, int ROWS>
-void tile(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, bool accumulate) {
+// Stores one row of the tile, VECS vectors wide (lo: columns [0, W), hi: [W, 2W)), of which the first n
+// columns are C's, adding C's old values if accumulate. Partial rows go through lane masks.
+template <typename T, int VECS>
+void store_row(T* ci, typename Zmm<T>::V lo, typename Zmm<T>::V hi, int64_t n, bool accumulate) {
+  using Z = Zmm<T>;
+  using Mask = typename Z::Mask;
+  constexpr int W = Z::kLanes;
+  if (n == VECS * W) {
+    if (accumulate) {
+      lo = Z::add(lo, Z::loadu(ci));
+      if constexpr (VECS == 2) hi = Z::add(hi, Z::loadu(ci + W));
+    }
+    Z::storeu(ci, lo);
+    if constexpr (VECS == 2) Z::storeu(ci + W, hi);
+  } else {  // right edge of C
+    const Mask k0 = first_lanes<Mask, W>(n), k1 = first_lanes<Mask, W>(n - W);
+    if (accumulate) {
+      lo = Z::add(lo, Z::maskz_loadu(k0, ci));
+      if constexpr (VECS == 2) hi = Z::add(hi, Z::maskz_loadu(k1, ci + W));
+    }
+    Z::mask_storeu(ci, k0, lo);
+    if constexpr (VECS == 2) Z::mask_storeu(ci + W, k1, hi);
+  }
+}
+
+// X(i) for each row i of the micro-tile. The accumulators are named variables, not an array: GCC keeps an
+// array of vectors in memory, storing it on every step.
+#define CK_FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+
+// C[ROWS x n] (+)= A panel (kc x kMR, first ROWS rows used) · B strip (kc x NR, first VECS zmm used).
+// VECS = 1 serves right-edge tiles of at most W columns at half the cost.
+template <typename T, int ROWS, int VECS>
+void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t n, bool accumulate) {
   using Z = Zmm<T>;
   using V = typename Z::V;
-  constexpr int W = Z::kLanes, NR = 2 * W;
+  constexpr int W = Z::kLanes;
 
-  for (int i = 0; i < ROWS; ++i) {  // the C tile is needed only at the end: start fetching it now
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+  // The C tile is needed only at the end: start fetching it now.
+#define CK_PREFETCH(i)                                                                       \
+  if constexpr (ROWS > i) {                                                                  \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);                 \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + VECS * W - 1), _MM_HINT_T0);  \
   }
+  CK_FOR_ROWS(CK_PREFETCH)
+#undef CK_PREFETCH
 
-  V acc0[ROWS], acc1[ROWS];  // acc0[i]: columns [0, W) of row i, acc1[i]: columns [W, 2W)
-  for (int i = 0; i < ROWS; ++i) acc0[i] = acc1[i] = Z::zero();
+  // c<i>_0: columns [0, W) of row i, c<i>_1: columns [W, 2W).
+#define CK_DECLARE(i) V c##i##_0 = Z::zero(), c##i##_1 = Z::zero();
+  CK_FOR_ROWS(CK_DECLARE)
+#undef CK_DECLARE
 
-#pragma GCC unroll 2
   for (int64_t p = 0; p < kc; ++p) {
-    const V b0 = Z::load(b), b1 = Z::load(b + W);
-    for (int i = 0; i < ROWS; ++i) {
-      const V ai = Z::broadcast(a + i);
-      acc0[i] = Z::fma(ai, b0, acc0[i]);
-      acc1[i] = Z::fma(ai, b1, acc1[i]);
-    }
+    const V b0 = Z::loadu(b), b1 = VECS == 2 ? Z::loadu(b + W) : b0;
+#define CK_STEP(i)                                               \
+  if constexpr (ROWS > i) {                                      \
+    const V ai = Z::broadcast(a + i);                            \
+    c##i##_0 = Z::fma(ai, b0, c##i##_0);                         \
+    if constexpr (VECS == 2) c##i##_1 = Z::fma(ai, b1, c##i##_1);  \
+  }
+    CK_FOR_ROWS(CK_STEP)
+#undef CK_STEP
     a += kMR;
-    b += NR;
+    b += ldb;
   }
 
-  if (n == NR) {
-    for (int i = 0; i < ROWS; ++i) {
-      T* ci = c + i * ldc;
-      if (accumulate) {
-        acc0[i] = Z::add(acc0[i], Z::loadu(ci));
-        acc1[i] = Z::add(acc1[i], Z::loadu(ci + W));
-      }
-      Z::storeu(ci, acc0[i]);
-      Z::storeu(ci + W, acc1[i]);
-    }
-  } else {  // right edge of C: n < NR columns, through lane masks
-    using Mask = typename Z::Mask;
-    const Mask k0 = first_lanes<Mask, W>(n), k1 = first_lanes<Mask, W>(n - W);
-    for (int i = 0; i < ROWS; ++i) {
-      T* ci = c + i * ldc;
-      if (accumulate) {
-        acc0[i] = Z::add(acc0[i], Z::maskz_loadu(k0, ci));
-        acc1[i] = Z::add(acc1[i], Z::maskz_loadu(k1, ci + W));
-      }
-      Z::mask_storeu(ci, k0, acc0[i]);
-      Z::mask_storeu(ci + W, k1, acc1[i]);
-    }
+#define CK_STORE(i) \
+  if constexpr (ROWS > i) store_row<T, VECS>(c + i * ldc, c##i##_0, c##i##_1, n, accumulate);
+  CK_FOR_ROWS(CK_STORE)
+#undef CK_STORE
+}
+
+#undef CK_FOR_ROWS
+
+template <typename T, int VECS>
+void tile_rows(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
+               bool accumulate) {
+  switch (m) {
+    case 14: return tile<T, 14, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 13: return tile<T, 13, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 12: return tile<T, 12, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 11: return tile<T, 11, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 10: return tile<T, 10, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 9: return tile<T, 9, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 8: return tile<T, 8, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 7: return tile<T, 7, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 6: return tile<T, 6, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 5: return tile<T, 5, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 4: return tile<T, 4, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 3: return tile<T, 3, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 2: return tile<T, 2, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
+    default: return tile<T, 1, VECS>(kc, a, b, ldb, c, ldc, n, accumulate);
   }
 }
 
 template <typename T>
-void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
-  switch (m) {
-    case 14: return tile<T, 14>(kc, a, b, c, ldc, n, accumulate);
-    case 13: return tile<T, 13>(kc, a, b, c, ldc, n, accumulate);
-    case 12: return tile<T, 12>(kc, a, b, c, ldc, n, accumulate);
-    case 11: return tile<T, 11>(kc, a, b, c, ldc, n, accumulate);
-    case 10: return tile<T, 10>(kc, a, b, c, ldc, n, accumulate);
-    case 9: return tile<T, 9>(kc, a, b, c, ldc, n, accumulate);
-    case 8: return tile<T, 8>(kc, a, b, c, ldc, n, accumulate);
-    case 7: return tile<T, 7>(kc, a, b, c, ldc, n, accumulate);
-    case 6: return tile<T, 6>(kc, a, b, c, ldc, n, accumulate);
-    case 5: return tile<T, 5>(kc, a, b, c, ldc, n, accumulate);
-    case 4: return tile<T, 4>(kc, a, b, c, ldc, n, accumulate);
-    case 3: return tile<T, 3>(kc, a, b, c, ldc, n, accumulate);
-    case 2: return tile<T, 2>(kc, a, b, c, ldc, n, accumulate);
-    default: return tile<T, 1>(kc, a, b, c, ldc, n, accumulate);
+void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
+                  bool accumulate) {
+  if (n > Zmm<T>::kLanes) {
+    tile_rows<T, 2>(kc, a, b, ldb, c, ldc, m, n, accumulate);
+  } else {
+    tile_rows<T, 1>(kc, a, b, ldb, c, ldc, m, n, accumulate);
   }
 }
 

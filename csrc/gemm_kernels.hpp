@@ -13,13 +13,14 @@ namespace gemm_detail {
 
 // The micro-kernel: one MR x NR tile of C from a packed A micro-panel and a packed B micro-panel.
 //   a: kc x MR, a[p * MR + i] = A(i, p)     (rows past m are zero)
-//   b: kc x NR, b[p * NR + j] = B(p, j)     (columns past n are zero; 64-byte aligned)
+//   b: kc x NR, b[p * ldb + j] = B(p, j)    (a packed strip: ldb = NR, 64-byte aligned, columns past n
+//                                           zero; or B itself, read in place: ldb its leading dimension)
 //   c: the tile's top-left element of row-major C with leading dimension ldc; only its m x n part
 //      (1 <= m <= MR, 1 <= n <= NR) is read or written.
 //   accumulate: C(i, j) += sum_p A(i, p) B(p, j) when true, C(i, j) = sum when false.
 template <typename T>
-using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n,
-                             bool accumulate);
+using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m,
+                             int64_t n, bool accumulate);
 
 // One ISA's kernel for element type T and the cache blocking tuned for it.
 template <typename T>

@@ -15,7 +15,7 @@ constexpr int kMR = 6;
 
 // C[ROWS x n] (+)= A panel (kc x kMR, first ROWS rows used) · B strip (kc x NR).
 template <typename T, int NR, int ROWS>
-void tile(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, bool accumulate) {
+void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t n, bool accumulate) {
   T acc[ROWS][NR] = {};
   for (int64_t p = 0; p < kc; ++p) {
     for (int i = 0; i < ROWS; ++i) {
@@ -23,7 +23,7 @@ void tile(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, bool
       for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
     }
     a += kMR;
-    b += NR;
+    b += ldb;
   }
   for (int i = 0; i < ROWS; ++i) {
     T* ci = c + i * ldc;
@@ -40,14 +40,15 @@ void tile(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, bool
 }
 
 template <typename T, int NR>
-void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t m, int64_t n, bool accumulate) {
+void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
+                  bool accumulate) {
   switch (m) {
-    case 6: return tile<T, NR, 6>(kc, a, b, c, ldc, n, accumulate);
-    case 5: return tile<T, NR, 5>(kc, a, b, c, ldc, n, accumulate);
-    case 4: return tile<T, NR, 4>(kc, a, b, c, ldc, n, accumulate);
-    case 3: return tile<T, NR, 3>(kc, a, b, c, ldc, n, accumulate);
-    case 2: return tile<T, NR, 2>(kc, a, b, c, ldc, n, accumulate);
-    default: return tile<T, NR, 1>(kc, a, b, c, ldc, n, accumulate);
+    case 6: return tile<T, NR, 6>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 5: return tile<T, NR, 5>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 4: return tile<T, NR, 4>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 3: return tile<T, NR, 3>(kc, a, b, ldb, c, ldc, n, accumulate);
+    case 2: return tile<T, NR, 2>(kc, a, b, ldb, c, ldc, n, accumulate);
+    default: return tile<T, NR, 1>(kc, a, b, ldb, c, ldc, n, accumulate);
   }
 }
 
