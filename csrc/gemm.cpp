@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -95,6 +96,20 @@ const KernelSet<T>& active_kernels(Isa* used) {
   }
 }
 
+// A hint to bring the cache line holding base[offset] into L1. The address is formed as an integer: it may
+// lie past the end of the array (a prefetch never faults), where pointer arithmetic would be undefined.
+template <typename T>
+void prefetch(const T* base, int64_t offset) {
+  const void* p = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(base) + offset * int64_t(sizeof(T)));
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#elif defined(CK_GEMM_SSE2)
+  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+#else
+  (void)p;
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Packing of A: rows [0, mc) x depth [0, kc) of A (top-left at `A`) into ceil(mc / MR) micro-panels,
 // panel r holding a[p * MR + i] = A(r * MR + i, p), rows past mc zero.
@@ -110,19 +125,14 @@ void pack_a_panel(int64_t kc, const T* a, int64_t lda, T* out) {
 #ifdef CK_GEMM_SSE2
 // The same with SSE2 (the x86-64 baseline): 4 x 4 float blocks (2 x 2 double) transposed in registers, so
 // a row of A is read 16 bytes at a time instead of one element at a time.
-template <>
-void pack_a_panel<float, 6>(int64_t kc, const float* a, int64_t lda, float* out);
-template <>
-void pack_a_panel<float, 14>(int64_t kc, const float* a, int64_t lda, float* out);
-
-template <int MR>  // MR = 4q + 2
+template <int MR>  // MR = 4q or 4q + 2
 void pack_a_panel_sse2(int64_t kc, const float* a, int64_t lda, float* out) {
   int64_t p = 0;
   for (; p + 4 <= kc; p += 4) {
     float* o = out + p * MR;
-#ifdef CK_GEMM_TUNING
-    if (TUNE(prefetch) & 2) if ((p & 15) == 0) for (int i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(a + (MR + i) * lda + p + 16), _MM_HINT_T0);
-#endif
+    if (p % 16 == 0) {  // the next panel's rows, a line each
+      for (int i = MR; i < 2 * MR; ++i) prefetch(a, i * lda + p);
+    }
     for (int g = 0; g + 4 <= MR; g += 4) {  // rows g .. g+3
       __m128 r0 = _mm_loadu_ps(a + (g + 0) * lda + p), r1 = _mm_loadu_ps(a + (g + 1) * lda + p);
       __m128 r2 = _mm_loadu_ps(a + (g + 2) * lda + p), r3 = _mm_loadu_ps(a + (g + 3) * lda + p);
@@ -132,12 +142,14 @@ void pack_a_panel_sse2(int64_t kc, const float* a, int64_t lda, float* out) {
       _mm_storeu_ps(o + 2 * MR + g, r2);
       _mm_storeu_ps(o + 3 * MR + g, r3);
     }
-    const __m128 x = _mm_loadu_ps(a + (MR - 2) * lda + p), y = _mm_loadu_ps(a + (MR - 1) * lda + p);
-    const __m128 lo = _mm_unpacklo_ps(x, y), hi = _mm_unpackhi_ps(x, y);  // x0 y0 x1 y1, x2 y2 x3 y3
-    _mm_storel_pi(reinterpret_cast<__m64*>(o + 0 * MR + MR - 2), lo);
-    _mm_storeh_pi(reinterpret_cast<__m64*>(o + 1 * MR + MR - 2), lo);
-    _mm_storel_pi(reinterpret_cast<__m64*>(o + 2 * MR + MR - 2), hi);
-    _mm_storeh_pi(reinterpret_cast<__m64*>(o + 3 * MR + MR - 2), hi);
+    if constexpr (MR % 4 == 2) {  // the last two rows
+      const __m128 x = _mm_loadu_ps(a + (MR - 2) * lda + p), y = _mm_loadu_ps(a + (MR - 1) * lda + p);
+      const __m128 lo = _mm_unpacklo_ps(x, y), hi = _mm_unpackhi_ps(x, y);  // x0 y0 x1 y1, x2 y2 x3 y3
+      _mm_storel_pi(reinterpret_cast<__m64*>(o + 0 * MR + MR - 2), lo);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(o + 1 * MR + MR - 2), lo);
+      _mm_storel_pi(reinterpret_cast<__m64*>(o + 2 * MR + MR - 2), hi);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(o + 3 * MR + MR - 2), hi);
+    }
   }
   for (; p < kc; ++p) {
     for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
@@ -149,6 +161,9 @@ void pack_a_panel_sse2(int64_t kc, const double* a, int64_t lda, double* out) {
   int64_t p = 0;
   for (; p + 2 <= kc; p += 2) {
     double* o = out + p * MR;
+    if (p % 8 == 0) {  // the next panel's rows, a line each
+      for (int i = MR; i < 2 * MR; ++i) prefetch(a, i * lda + p);
+    }
     for (int g = 0; g < MR; g += 2) {  // rows g, g+1
       const __m128d x = _mm_loadu_pd(a + g * lda + p), y = _mm_loadu_pd(a + (g + 1) * lda + p);
       _mm_storeu_pd(o + g, _mm_unpacklo_pd(x, y));
@@ -160,6 +175,14 @@ void pack_a_panel_sse2(int64_t kc, const double* a, int64_t lda, double* out) {
   }
 }
 
+template <>
+void pack_a_panel<float, 4>(int64_t kc, const float* a, int64_t lda, float* out) {
+  pack_a_panel_sse2<4>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<double, 4>(int64_t kc, const double* a, int64_t lda, double* out) {
+  pack_a_panel_sse2<4>(kc, a, lda, out);
+}
 template <>
 void pack_a_panel<float, 6>(int64_t kc, const float* a, int64_t lda, float* out) {
   pack_a_panel_sse2<6>(kc, a, lda, out);
@@ -226,10 +249,8 @@ void pack_b_fixed(const T* B, int64_t ldb, int64_t kc, int64_t nc, T* panel) {
       const T* sr = src + full * NR;
       for (int j = 0; j < NR; ++j) d[j] = j < rest ? sr[j] : T(0);
     }
-#ifdef CK_GEMM_TUNING
-    if (TUNE(prefetch))
-      for (int64_t j = nc; j < 2 * nc; j += 64 / sizeof(T)) __builtin_prefetch(src + j);
-#endif
+    // The same row's next nc columns: the next chunk the driver will ask for.
+    for (int64_t j = nc; j < 2 * nc; j += 64 / sizeof(T)) prefetch(src, j);
   }
 }
 

@@ -10,13 +10,13 @@
 // Everything but the two accessor functions at the end sits in an anonymous namespace, so no AVX-compiled
 // inline function or template instance can be merged by the linker into generic code.
 //
-// CK_GEMM_AVX512_SIMDE (test builds only, never the package): take the intrinsics from SIMDe's portable
-// implementation, so the kernel's logic can be checked on a machine without AVX-512.
+// CK_GEMM_AVX512_EMULATION_HEADER (test builds only, never the package): a header that stands in for
+// <immintrin.h> with portable versions of the intrinsics used here (e.g. SIMDe's), so that the kernel's
+// logic can be checked on a machine without AVX-512.
 #include "gemm_kernels.hpp"
 
-#if defined(CK_GEMM_AVX512_SIMDE)
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/x86/avx512.h>
+#if defined(CK_GEMM_AVX512_EMULATION_HEADER)
+#include CK_GEMM_AVX512_EMULATION_HEADER
 #define CK_GEMM_HAVE_AVX512 1
 #elif defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
     defined(__FMA__)
