@@ -1,11 +1,15 @@
 // conv2d_im2col.cpp: 2-D convolution as im2col + GEMM on the CPU.
 //
-// Per image n and group g, the convolution is one matrix product
-//   y[K/g x P*Q] = w[K/g x (C/g)*R*S] · col[(C/g)*R*S x P*Q],
+// Per group g, the convolution of a run of images is one matrix product
+//   y[K/g x pixels] = w[K/g x (C/g)*R*S] · col[(C/g)*R*S x pixels],
 // where column j of `col` holds the input patch under output pixel j (zeros where it overlaps padding).
-// The column matrix is built a slab of output pixels at a time, so its memory stays bounded whatever the
-// layer size. A 1x1 stride-1 unpadded convolution needs no column matrix: x itself is the B operand.
+// The column matrix is never built: the GEMM asks an Im2colPacker for one cache block of it at a time and
+// the packer writes that block straight from the image into the micro-kernel's panel layout, so the
+// extra memory is the GEMM's own packing buffers. Small images are batched (columns span several
+// images) so the GEMM is wide enough to run at full speed; their result goes through a buffer of
+// K/g x pixels and is scattered into NCHW. A 1x1 stride-1 unpadded convolution reads x itself as B.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "cnnkernels/gemm.hpp"
@@ -15,79 +19,124 @@
 namespace ck {
 namespace {
 
-constexpr int64_t kColumnBytes = 4 << 20;  // upper bound on the column buffer
+constexpr int64_t kMinColumns = 2048;  // batch images until a GEMM has at least this many columns
 
 bool is_pointwise(const Conv2dShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_bottom == 0 &&
          s.pad_left == 0 && s.pad_right == 0;
 }
 
-// Output pixels per column slab: as many as fit in kColumnBytes (at least 64).
-int64_t slab_width(const Conv2dShape& s, int64_t elem_bytes) {
-  const int64_t rows = s.C_per_group() * s.R * s.S;
-  return std::min(s.P * s.Q, std::max<int64_t>(64, kColumnBytes / elem_bytes / rows));
+// Images per GEMM: enough for kMinColumns output pixels (1 when one image already has them).
+int64_t images_per_gemm(const Conv2dShape& s) {
+  const int64_t PQ = s.P * s.Q;
+  return std::max<int64_t>(1, std::min<int64_t>(s.N, (kMinColumns + PQ - 1) / PQ));
 }
 
-// col[row, j - j0] for rows (c, r, t) of group channels [c0, c0 + C/g) and output pixels j in [j0, j1).
+// The virtual column matrix of group channels [c0, c0 + C/g) of images [n0, ...): row (c, r, t), column j
+// = (image n - n0) * P*Q + output pixel (p, q); entry x[n, c0 + c, p*sh + r*dh - pt, q*sw + t*dw - pl].
 template <typename T>
-void im2col_slab(const Conv2dShape& s, const T* x_n, int64_t c0, int64_t j0, int64_t j1, T* col) {
-  const int64_t rows = s.C_per_group() * s.R * s.S, width = j1 - j0;
-#pragma omp parallel for schedule(static) num_threads(threads_for(rows))
-  for (int64_t row = 0; row < rows; ++row) {
-    const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, t = row % s.S;
-    const T* x_c = x_n + (c0 + c) * s.H * s.W;
-    const int64_t col_offset = t * s.dil_w - s.pad_left;
-    int64_t q_lo, q_hi;
-    detail::inside_range(col_offset, s.stride_w, s.W, s.Q, &q_lo, &q_hi);
-    T* out = col + row * width;
-    for (int64_t j = j0; j < j1;) {  // one output row p (or the part of it inside the slab) at a time
-      const int64_t p = j / s.Q, q_begin = j % s.Q, q_end = std::min(s.Q, q_begin + (j1 - j));
-      T* o = out + (j - j0) - q_begin;  // o[q] is output pixel (p, q), q in [q_begin, q_end)
-      const int64_t ih = p * s.stride_h + r * s.dil_h - s.pad_top;
-      if (ih < 0 || ih >= s.H) {
-        std::fill(o + q_begin, o + q_end, T(0));
-      } else {
-        const T* x_row = x_c + ih * s.W;
-        const int64_t lo = std::max(q_begin, q_lo), hi = std::min(q_end, q_hi);
-        for (int64_t q = q_begin; q < std::min(lo, q_end); ++q) o[q] = T(0);
-        for (int64_t q = lo; q < hi; ++q) o[q] = x_row[q * s.stride_w + col_offset];
-        for (int64_t q = std::max(hi, q_begin); q < q_end; ++q) o[q] = T(0);
+class Im2colPacker final : public BPacker<T> {
+ public:
+  Im2colPacker(const Conv2dShape& s, const T* x, int64_t n0, int64_t c0) : s_(s), x_(x), n0_(n0), c0_(c0) {}
+
+  void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t nr, T* panel) const override {
+    const Conv2dShape& s = s_;
+    const int64_t PQ = s.P * s.Q, HW = s.H * s.W;
+    // Per column of the block: offset of its image's channel c0 in x, and its window's top-left (ih, iw).
+    std::vector<int64_t> base(nc), ih0(nc), iw0(nc);
+    int64_t n = j0 / PQ, p = j0 % PQ / s.Q, q = j0 % s.Q;
+    for (int64_t j = 0; j < nc; ++j) {
+      base[j] = ((n0_ + n) * s.C + c0_) * HW;
+      ih0[j] = p * s.stride_h - s.pad_top;
+      iw0[j] = q * s.stride_w - s.pad_left;
+      if (++q == s.Q) {
+        q = 0;
+        if (++p == s.P) p = 0, ++n;
       }
-      j += q_end - q_begin;
+    }
+    for (int64_t j = 0; j < nc; j += nr) {  // one strip of nr columns, kc rows of nr values
+      const int64_t w = std::min(nr, nc - j);
+      // Columns of one output row of one image at stride 1 read consecutive input columns: copy spans.
+      const bool span = s.stride_w == 1 && base[j] == base[j + w - 1] && ih0[j] == ih0[j + w - 1];
+      for (int64_t kk = 0; kk < kc; ++kk, panel += nr) {
+        const int64_t row = k0 + kk;
+        const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, t = row % s.S;
+        const int64_t dr = r * s.dil_h, dt = t * s.dil_w;
+        if (span) {
+          const int64_t ih = ih0[j] + dr, iw = iw0[j] + dt;
+          if (ih < 0 || ih >= s.H) {
+            std::fill(panel, panel + nr, T(0));
+            continue;
+          }
+          if (iw >= 0 && iw + w <= s.W) {
+            std::memcpy(panel, x_ + base[j] + c * HW + ih * s.W + iw, w * sizeof(T));
+            std::fill(panel + w, panel + nr, T(0));
+            continue;
+          }
+        }
+        for (int64_t jj = 0; jj < w; ++jj) {
+          const int64_t ih = ih0[j + jj] + dr, iw = iw0[j + jj] + dt;
+          const bool inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
+          panel[jj] = inside ? x_[base[j + jj] + c * HW + ih * s.W + iw] : T(0);
+        }
+        std::fill(panel + w, panel + nr, T(0));
+      }
     }
   }
-}
+
+ private:
+  const Conv2dShape& s_;
+  const T* x_;
+  int64_t n0_, c0_;
+};
 
 }  // namespace
 
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes) {
-  if (is_pointwise(s)) return 0;
-  return s.C_per_group() * s.R * s.S * slab_width(s, elem_bytes) * elem_bytes;
+  const GemmBlocking b = elem_bytes == 4 ? gemm_blocking<float>() : gemm_blocking<double>();
+  const int64_t packing = (b.mc * b.kc + b.kc * b.nc) * num_threads() * elem_bytes;
+  const int64_t nimg = images_per_gemm(s);
+  const int64_t batch_buffer = nimg > 1 ? s.K_per_group() * nimg * s.P * s.Q * elem_bytes : 0;
+  return packing + batch_buffer;
 }
 
 template <typename T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), PQ = s.P * s.Q, HW = s.H * s.W;
-  const int64_t rows = Cg * s.R * s.S;  // GEMM depth
-  const bool pointwise = is_pointwise(s);
+  const int64_t depth = Cg * s.R * s.S;  // GEMM depth
+  const int64_t nimg = images_per_gemm(s);
 
-  for (int64_t i = 0; i < s.N * s.K; ++i) std::fill(y + i * PQ, y + (i + 1) * PQ, bias ? bias[i % s.K] : T(0));
-
-  const int64_t slab = pointwise ? PQ : slab_width(s, sizeof(T));
-  std::vector<T> col(pointwise ? 0 : rows * slab);
-  for (int64_t n = 0; n < s.N; ++n) {
-    const T* x_n = x + n * s.C * HW;
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const T* w_g = w + g * Kg * rows;
-      T* y_ng = y + (n * s.K + g * Kg) * PQ;
-      if (pointwise) {
-        gemm<T>(Kg, PQ, Cg, w_g, rows, x_n + g * Cg * HW, HW, y_ng, PQ, true);
-        continue;
+  if (nimg == 1) {  // one image per GEMM, written in place
+    for (int64_t i = 0; i < s.N * s.K; ++i) std::fill(y + i * PQ, y + (i + 1) * PQ, bias ? bias[i % s.K] : T(0));
+    for (int64_t n = 0; n < s.N; ++n) {
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const T* w_g = w + g * Kg * depth;
+        T* y_ng = y + (n * s.K + g * Kg) * PQ;
+        if (is_pointwise(s)) {
+          gemm<T>(Kg, PQ, Cg, w_g, depth, x + (n * s.C + g * Cg) * HW, HW, y_ng, PQ, true);
+        } else {
+          gemm_packed_b<T>(Kg, PQ, depth, w_g, depth, Im2colPacker<T>(s, x, n, g * Cg), y_ng, PQ, true);
+        }
       }
-      for (int64_t j0 = 0; j0 < PQ; j0 += slab) {
-        const int64_t j1 = std::min(PQ, j0 + slab);
-        im2col_slab(s, x_n, g * Cg, j0, j1, col.data());
-        gemm<T>(Kg, j1 - j0, rows, w_g, rows, col.data(), j1 - j0, y_ng + j0, PQ, true);
+    }
+    return;
+  }
+
+  std::vector<T> buffer(Kg * nimg * PQ);  // K/g x (images * P*Q)
+  for (int64_t n0 = 0; n0 < s.N; n0 += nimg) {
+    const int64_t count = std::min(nimg, s.N - n0), cols = count * PQ;
+    for (int64_t g = 0; g < s.groups; ++g) {
+      gemm_packed_b<T>(Kg, cols, depth, w + g * Kg * depth, depth, Im2colPacker<T>(s, x, n0, g * Cg),
+                       buffer.data(), cols, false);
+      // Scatter: y[n0 + i, g*Kg + k, :] = buffer[k, i*PQ : (i+1)*PQ] + bias.
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(count * Kg))
+      for (int64_t i = 0; i < count; ++i) {
+        for (int64_t k = 0; k < Kg; ++k) {
+          const T b = bias ? bias[g * Kg + k] : T(0);
+          const T* src = buffer.data() + k * cols + i * PQ;
+          T* dst = y + ((n0 + i) * s.K + g * Kg + k) * PQ;
+          for (int64_t j = 0; j < PQ; ++j) dst[j] = src[j] + b;
+        }
       }
     }
   }

@@ -1,40 +1,517 @@
-// gemm.cpp: a portable cache-blocked GEMM (row-major), parallel over column blocks of C.
+// gemm.cpp: the GEMM driver: partitioning over threads, cache blocking, packing of A and B, and the calls
+// into the active ISA's micro-kernel (gemm_kernels.hpp).
+//
+// C[M x N] (+)= A[M x K] · B[K x N], row-major. The loop nest is BLIS's, run by each thread over its own
+// block of C (threads never share a packed panel, so no barriers):
+//
+//   for jc in [n0, n1) step NC            B block of NC columns
+//     for pc in [0, K) step KC             depth block
+//       pack B[pc:pc+KC, jc:jc+NC]          -> KC x NC in NR-wide strips (L3; via the BPacker)
+//       for ic in [m0, m1) step MC         A block
+//         pack A[ic:ic+MC, pc:pc+KC]        -> MC x KC in MR-tall micro-panels (L2)
+//         for jr in [0, NC) step NR          one B strip (KC x NR) stays in L1 ...
+//           for ir in [0, MC) step MR        ... while the A micro-panels stream past it
+//             micro-kernel: C[ic+ir : +MR, jc+jr : +NR] (+)= A panel · B strip
+//
+// The first depth block writes C (or adds to it when accumulate), the later ones add. Block sizes are
+// evened out (K = 300 with KC = 256 runs as two blocks of 150) so that no block is a thin remainder.
+// Threads split C into a tm x tn grid of MR/NR-aligned blocks, the grid chosen by a small cost model.
 #include "cnnkernels/gemm.hpp"
 
-#include <algorithm>
+#include <omp.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>  // SSE2 only: the x86-64 baseline, safe in this generic file
+#define CK_GEMM_SSE2 1
+#endif
+
+#include "cnnkernels/cpu_features.hpp"
 #include "cnnkernels/threads.hpp"
+#include "gemm_kernels.hpp"
+
+#ifdef CK_GEMM_TUNING
+namespace ck { namespace gemm_detail { struct Tune { int chunk = 4, prefetch = 0; int64_t mc = 0, kc = 0, nc = 0, direct_m = -1; }; Tune g_tune; } }
+#define TUNE(x) (gemm_detail::g_tune.x)
+#endif
 
 namespace ck {
+namespace {
+
+using gemm_detail::KernelSet;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Splits `total` into ceil(total / max_block) near-equal blocks, each a multiple of `align`.
+int64_t even_block(int64_t total, int64_t max_block, int64_t align) {
+  if (total <= 0) return align;
+  const int64_t blocks = ceil_div(total, max_block);
+  return std::min(max_block, round_up(ceil_div(total, blocks), align));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kernel selection
 
 template <typename T>
-void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
-          bool accumulate) {
-  constexpr int64_t NB = 256, KB = 128;  // a KB x NB block of B stays in L2 while all rows of A pass over it
-  const int64_t col_blocks = (N + NB - 1) / NB;
-#pragma omp parallel for schedule(dynamic) num_threads(threads_for(col_blocks))
-  for (int64_t jb = 0; jb < col_blocks; ++jb) {
-    const int64_t j0 = jb * NB, j1 = std::min(N, j0 + NB);
-    if (!accumulate) {
-      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc + j0, C + i * ldc + j1, T(0));
+const KernelSet<T>* kernels_for(Isa isa);
+
+template <>
+const KernelSet<float>* kernels_for<float>(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return gemm_detail::avx512_kernels_f32();
+    case Isa::avx2: return gemm_detail::avx2_kernels_f32();
+    default: return gemm_detail::scalar_kernels_f32();
+  }
+}
+
+template <>
+const KernelSet<double>* kernels_for<double>(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return gemm_detail::avx512_kernels_f64();
+    case Isa::avx2: return gemm_detail::avx2_kernels_f64();
+    default: return gemm_detail::scalar_kernels_f64();
+  }
+}
+
+// The active ISA's kernels; a path whose file was built without its flags falls back to the next narrower.
+template <typename T>
+const KernelSet<T>& active_kernels(Isa* used) {
+  Isa isa = active_isa();
+  for (;;) {
+    if (const KernelSet<T>* k = kernels_for<T>(isa)) {
+      if (used) *used = isa;
+      return *k;
     }
-    for (int64_t k0 = 0; k0 < K; k0 += KB) {
-      const int64_t k1 = std::min(K, k0 + KB);
-      for (int64_t i = 0; i < M; ++i) {
-        T* c = C + i * ldc;
-        for (int64_t k = k0; k < k1; ++k) {
-          const T a = A[i * lda + k];
-          const T* b = B + k * ldb;
-          for (int64_t j = j0; j < j1; ++j) c[j] += a * b[j];
+    isa = isa == Isa::avx512 ? Isa::avx2 : Isa::scalar;
+  }
+}
+
+// A hint to bring the cache line holding base[offset] into L1. The address is formed as an integer: it may
+// lie past the end of the array (a prefetch never faults), where pointer arithmetic would be undefined.
+template <typename T>
+void prefetch(const T* base, int64_t offset) {
+  const void* p = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(base) + offset * int64_t(sizeof(T)));
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#elif defined(CK_GEMM_SSE2)
+  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
+#else
+  (void)p;
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Packing of A: rows [0, mc) x depth [0, kc) of A (top-left at `A`) into ceil(mc / MR) micro-panels,
+// panel r holding a[p * MR + i] = A(r * MR + i, p), rows past mc zero.
+
+// One full panel (MR rows) with plain loops: p-major stores, MR loads from MR row streams.
+template <typename T, int MR>
+void pack_a_panel(int64_t kc, const T* a, int64_t lda, T* out) {
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
+  }
+}
+
+#ifdef CK_GEMM_SSE2
+// The same with SSE2 (the x86-64 baseline): 4 x 4 float blocks (2 x 2 double) transposed in registers, so
+// a row of A is read 16 bytes at a time instead of one element at a time.
+template <int MR>  // MR = 4q or 4q + 2
+void pack_a_panel_sse2(int64_t kc, const float* a, int64_t lda, float* out) {
+  int64_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    float* o = out + p * MR;
+    if (p % 16 == 0) {  // the next panel's rows, a line each
+      for (int i = MR; i < 2 * MR; ++i) prefetch(a, i * lda + p);
+    }
+    for (int g = 0; g + 4 <= MR; g += 4) {  // rows g .. g+3
+      __m128 r0 = _mm_loadu_ps(a + (g + 0) * lda + p), r1 = _mm_loadu_ps(a + (g + 1) * lda + p);
+      __m128 r2 = _mm_loadu_ps(a + (g + 2) * lda + p), r3 = _mm_loadu_ps(a + (g + 3) * lda + p);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r<j> now holds column p + j of those rows
+      _mm_storeu_ps(o + 0 * MR + g, r0);
+      _mm_storeu_ps(o + 1 * MR + g, r1);
+      _mm_storeu_ps(o + 2 * MR + g, r2);
+      _mm_storeu_ps(o + 3 * MR + g, r3);
+    }
+    if constexpr (MR % 4 == 2) {  // the last two rows
+      const __m128 x = _mm_loadu_ps(a + (MR - 2) * lda + p), y = _mm_loadu_ps(a + (MR - 1) * lda + p);
+      const __m128 lo = _mm_unpacklo_ps(x, y), hi = _mm_unpackhi_ps(x, y);  // x0 y0 x1 y1, x2 y2 x3 y3
+      _mm_storel_pi(reinterpret_cast<__m64*>(o + 0 * MR + MR - 2), lo);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(o + 1 * MR + MR - 2), lo);
+      _mm_storel_pi(reinterpret_cast<__m64*>(o + 2 * MR + MR - 2), hi);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(o + 3 * MR + MR - 2), hi);
+    }
+  }
+  for (; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
+  }
+}
+
+template <int MR>  // MR even
+void pack_a_panel_sse2(int64_t kc, const double* a, int64_t lda, double* out) {
+  int64_t p = 0;
+  for (; p + 2 <= kc; p += 2) {
+    double* o = out + p * MR;
+    if (p % 8 == 0) {  // the next panel's rows, a line each
+      for (int i = MR; i < 2 * MR; ++i) prefetch(a, i * lda + p);
+    }
+    for (int g = 0; g < MR; g += 2) {  // rows g, g+1
+      const __m128d x = _mm_loadu_pd(a + g * lda + p), y = _mm_loadu_pd(a + (g + 1) * lda + p);
+      _mm_storeu_pd(o + g, _mm_unpacklo_pd(x, y));
+      _mm_storeu_pd(o + MR + g, _mm_unpackhi_pd(x, y));
+    }
+  }
+  for (; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) out[p * MR + i] = a[i * lda + p];
+  }
+}
+
+template <>
+void pack_a_panel<float, 4>(int64_t kc, const float* a, int64_t lda, float* out) {
+  pack_a_panel_sse2<4>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<double, 4>(int64_t kc, const double* a, int64_t lda, double* out) {
+  pack_a_panel_sse2<4>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<float, 6>(int64_t kc, const float* a, int64_t lda, float* out) {
+  pack_a_panel_sse2<6>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<float, 14>(int64_t kc, const float* a, int64_t lda, float* out) {
+  pack_a_panel_sse2<14>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<double, 6>(int64_t kc, const double* a, int64_t lda, double* out) {
+  pack_a_panel_sse2<6>(kc, a, lda, out);
+}
+template <>
+void pack_a_panel<double, 14>(int64_t kc, const double* a, int64_t lda, double* out) {
+  pack_a_panel_sse2<14>(kc, a, lda, out);
+}
+#endif
+
+template <typename T, int MR>
+void pack_a_fixed(int64_t mc, int64_t kc, const T* A, int64_t lda, T* out) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, out += kc * MR) {
+    const T* a = A + i0 * lda;
+    const int64_t rows = std::min<int64_t>(MR, mc - i0);
+    if (rows == MR) {
+      pack_a_panel<T, MR>(kc, a, lda, out);
+    } else {  // bottom edge of A: zero rows below it
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int i = 0; i < MR; ++i) out[p * MR + i] = i < rows ? a[i * lda + p] : T(0);
+      }
+    }
+  }
+}
+
+template <typename T>
+void pack_a(int64_t mr, int64_t mc, int64_t kc, const T* A, int64_t lda, T* out) {
+  switch (mr) {
+    case 4: return pack_a_fixed<T, 4>(mc, kc, A, lda, out);
+    case 6: return pack_a_fixed<T, 6>(mc, kc, A, lda, out);
+    case 8: return pack_a_fixed<T, 8>(mc, kc, A, lda, out);
+    case 12: return pack_a_fixed<T, 12>(mc, kc, A, lda, out);
+    case 14: return pack_a_fixed<T, 14>(mc, kc, A, lda, out);
+    default: break;
+  }
+  for (int64_t i0 = 0; i0 < mc; i0 += mr, out += kc * mr) {
+    const int64_t rows = std::min(mr, mc - i0);
+    for (int64_t p = 0; p < kc; ++p) {
+      for (int64_t i = 0; i < mr; ++i) out[p * mr + i] = i < rows ? A[(i0 + i) * lda + p] : T(0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Packing of a row-major B (MatrixBPacker): row by row, each row's NR-wide pieces to their strips.
+
+template <typename T, int NR>
+void pack_b_fixed(const T* B, int64_t ldb, int64_t kc, int64_t nc, T* panel) {
+  const int64_t full = nc / NR, rest = nc % NR;
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* src = B + p * ldb;
+    T* dst = panel + p * NR;
+    for (int64_t s = 0; s < full; ++s) std::memcpy(dst + s * kc * NR, src + s * NR, NR * sizeof(T));
+    if (rest) {
+      T* d = dst + full * kc * NR;
+      const T* sr = src + full * NR;
+      for (int j = 0; j < NR; ++j) d[j] = j < rest ? sr[j] : T(0);
+    }
+    // The same row's next nc columns: the next chunk the driver will ask for.
+    for (int64_t j = nc; j < 2 * nc; j += 64 / sizeof(T)) prefetch(src, j);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void MatrixBPacker<T>::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t nr, T* panel) const {
+  const T* B = B_ + k0 * ldb_ + n0;
+  switch (nr) {
+    case 4: return pack_b_fixed<T, 4>(B, ldb_, kc, nc, panel);
+    case 8: return pack_b_fixed<T, 8>(B, ldb_, kc, nc, panel);
+    case 16: return pack_b_fixed<T, 16>(B, ldb_, kc, nc, panel);
+    case 32: return pack_b_fixed<T, 32>(B, ldb_, kc, nc, panel);
+    default: break;
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int64_t j = 0; j < round_up(nc, nr); ++j) {
+      panel[packed_b_offset(p, j, kc, nr)] = j < nc ? B[p * ldb_ + j] : T(0);
+    }
+  }
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------
+// The blocked loop nest of one thread, over C[m0:m1, n0:n1].
+
+template <typename T>
+struct Plan {
+  const KernelSet<T>* ks;
+  int64_t K, kc;      // depth, and its (evened) block
+  int64_t mc_max;     // A-block rows the workspace holds (multiple of MR)
+  int64_t nc_max;     // B-block columns the workspace holds (multiple of NR)
+  const T* B;         // B read in place by the micro-kernel (nullptr: pack it)
+  int64_t ldb;
+};
+
+template <typename T>
+void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, int64_t n1, const T* A,
+                       int64_t lda, const BPacker<T>& packB, T* C, int64_t ldc, bool accumulate, T* abuf,
+                       T* bbuf) {
+  const KernelSet<T>& ks = *plan.ks;
+  const int64_t MR = ks.mr, NR = ks.nr;
+  const int64_t nc_blk = even_block(n1 - n0, plan.nc_max, NR);
+  const int64_t mc_blk = even_block(m1 - m0, plan.mc_max, MR);
+#ifndef CK_GEMM_PACK_CHUNK
+#define CK_GEMM_PACK_CHUNK 4
+#endif
+  // B is packed while the first A block is multiplied, kStrips strips at a time, each chunk used at once
+  // while it is still in L1/L2 (as OpenBLAS does): the packing's memory traffic overlaps the FMAs.
+#ifdef CK_GEMM_TUNING
+  const int64_t chunk = int64_t(TUNE(chunk)) * NR;
+#else
+  const int64_t chunk = int64_t(CK_GEMM_PACK_CHUNK) * NR;
+#endif
+  for (int64_t jc = n0; jc < n1; jc += nc_blk) {
+    const int64_t nc = std::min(nc_blk, n1 - jc);
+    for (int64_t pc = 0; pc < plan.K; pc += plan.kc) {
+      const int64_t kc = std::min(plan.kc, plan.K - pc);
+      const bool add = accumulate || pc > 0;
+      if (plan.B) {
+        // B in place: full strips straight from memory, a last partial strip packed (zero-padded).
+        if (nc % NR) packB.pack(pc, kc, jc + nc / NR * NR, nc % NR, NR, bbuf);
+        for (int64_t ic = m0; ic < m1; ic += mc_blk) {
+          const int64_t mc = std::min(mc_blk, m1 - ic);
+          pack_a(MR, mc, kc, A + ic * lda + pc, lda, abuf);
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int64_t n = std::min(NR, nc - jr);
+            const T* b = n == NR ? plan.B + pc * plan.ldb + jc + jr : bbuf;
+            const int64_t ldb = n == NR ? plan.ldb : NR;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              ks.kernel(kc, abuf + (ir / MR) * kc * MR, b, ldb, C + (ic + ir) * ldc + jc + jr, ldc,
+                        std::min(MR, mc - ir), n, add);
+            }
+          }
+        }
+        continue;
+      }
+      for (int64_t ic = m0; ic < m1; ic += mc_blk) {
+        const int64_t mc = std::min(mc_blk, m1 - ic);
+        pack_a(MR, mc, kc, A + ic * lda + pc, lda, abuf);
+        for (int64_t j0 = 0; j0 < nc; j0 += chunk) {
+          const int64_t j1 = std::min(nc, j0 + chunk);
+          if (ic == m0) packB.pack(pc, kc, jc + j0, j1 - j0, NR, bbuf + (j0 / NR) * kc * NR);
+          for (int64_t jr = j0; jr < j1; jr += NR) {
+            const T* b = bbuf + (jr / NR) * kc * NR;
+            const int64_t n = std::min(NR, nc - jr);
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              ks.kernel(kc, abuf + (ir / MR) * kc * MR, b, NR, C + (ic + ir) * ldc + jc + jr, ldc,
+                        std::min(MR, mc - ir), n, add);
+            }
+          }
         }
       }
     }
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Threads
+
+// Reading a plain B in place instead of packing it (see gemm_driver).
+constexpr int64_t kInPlaceMaxRows = 64;
+constexpr double kInPlaceMaxBytes = 2 << 20;
+
+// Below this many multiply-adds one thread is faster than waking a team.
+constexpr double kMinMacsPerThread = 96.0 * 96 * 96;
+
+// A tm x tn grid of thread blocks over C. The estimate charges each thread its padded micro-tiles plus its
+// packing (one packed element costs about as much as kPackCost multiply-adds), and takes the slowest thread.
+struct Grid {
+  int tm = 1, tn = 1;
+};
+
+Grid choose_grid(int64_t M, int64_t N, int64_t K, int64_t MR, int64_t NR, int64_t NC, int threads) {
+  constexpr double kPackCost = 16.0;
+  const int64_t tiles_m = ceil_div(M, MR), tiles_n = ceil_div(N, NR);
+  Grid best;
+  double best_cost = -1;
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm) continue;
+    const int tn = threads / tm;
+    if (tm > tiles_m || tn > tiles_n) continue;
+    const double rows = double(ceil_div(tiles_m, tm) * MR), cols = double(ceil_div(tiles_n, tn) * NR);
+    const double packing = double(K) * (cols + rows * double(ceil_div(int64_t(cols), NC)));
+    const double cost = rows * cols * double(K) + kPackCost * packing;
+    if (best_cost < 0 || cost < best_cost) best_cost = cost, best = {tm, tn};
+  }
+  return best;
+}
+
+// Tile-aligned piece `i` of `parts` of [0, extent): the tiles are split as evenly as whole tiles allow.
+void split_range(int64_t extent, int64_t tile, int parts, int i, int64_t* lo, int64_t* hi) {
+  const int64_t tiles = ceil_div(extent, tile);
+  *lo = std::min(extent, tiles * i / parts * tile);
+  *hi = std::min(extent, tiles * (i + 1) / parts * tile);
+}
+
+struct AlignedDelete {
+  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+
+template <typename T>
+void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
+                 int64_t ldc, bool accumulate, const T* B_in_place, int64_t ldb) {
+  if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("gemm: negative dimension");
+  if (M == 0 || N == 0) return;
+  if (ldc < N || (K > 0 && lda < K)) throw std::invalid_argument("gemm: leading dimension smaller than a row");
+  if (K == 0) {  // empty sum
+    if (!accumulate) {
+      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, T(0));
+    }
+    return;
+  }
+
+  const KernelSet<T>& ks = active_kernels<T>(nullptr);
+  const int64_t MR = ks.mr, NR = ks.nr;
+
+  int threads = omp_in_parallel() ? 1 : std::max(1, num_threads());
+  const double macs = double(M) * double(N) * double(K);
+  threads = static_cast<int>(std::min<double>(threads, std::max(1.0, macs / kMinMacsPerThread)));
+  int64_t MC = ks.mc, KC = ks.kc, NC = ks.nc;
+#ifdef CK_GEMM_TUNING
+  if (TUNE(mc)) MC = TUNE(mc);
+  if (TUNE(kc)) KC = TUNE(kc);
+  if (TUNE(nc)) NC = TUNE(nc);
+#endif
+  const Grid grid = threads > 1 ? choose_grid(M, N, K, MR, NR, NC, threads) : Grid{};
+  threads = grid.tm * grid.tn;
+
+  Plan<T> plan;
+  plan.ks = &ks;
+  plan.K = K;
+  plan.kc = even_block(K, KC, 1);
+  plan.mc_max = std::min(MC, round_up(ceil_div(ceil_div(M, MR), grid.tm) * MR, MR));
+  // A plain B is read in place when packing would cost more than it saves: each B strip then serves only
+  // a few A panels (rows per thread <= kInPlaceMaxRows) and B is small enough to sit in L2/L3, where reading
+  // its rows at stride ldb is cheap (from DRAM that stride defeats the prefetchers and packing wins).
+  const int64_t rows_per_thread = ceil_div(ceil_div(M, MR), grid.tm) * MR;
+  plan.B = B_in_place && rows_per_thread <= kInPlaceMaxRows &&
+                   double(K) * double(N) * sizeof(T) <= kInPlaceMaxBytes
+               ? B_in_place
+               : nullptr;
+  plan.ldb = ldb;
+#ifdef CK_GEMM_TUNING
+  if (TUNE(direct_m) >= 0) plan.B = B_in_place && M <= TUNE(direct_m) ? B_in_place : nullptr;
+#endif
+  plan.nc_max = std::min(NC, round_up(ceil_div(ceil_div(N, NR), grid.tn) * NR, NR));
+
+  // Per-thread workspace, 64-byte aligned: the A block then the B block.
+  const int64_t a_elems = round_up(plan.mc_max * plan.kc, 64), b_elems = round_up(plan.kc * plan.nc_max, 64);
+  const int64_t per_thread = a_elems + b_elems;
+
+  std::unique_ptr<void, AlignedDelete> workspace(
+      ::operator new(size_t(per_thread) * size_t(threads) * sizeof(T), std::align_val_t(64)));
+  T* ws = static_cast<T*>(workspace.get());
+
+  auto run = [&](int t) {
+    const int im = t / grid.tn, in = t % grid.tn;
+    int64_t m0, m1, n0, n1;
+    split_range(M, MR, grid.tm, im, &m0, &m1);
+    split_range(N, NR, grid.tn, in, &n0, &n1);
+    if (m0 >= m1 || n0 >= n1) return;
+    T* abuf = ws + int64_t(t) * per_thread;
+    gemm_thread_block(plan, m0, m1, n0, n1, A, lda, packB, C, ldc, accumulate, abuf, abuf + a_elems);
+  };
+
+  if (threads == 1) {
+    run(0);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(threads);
+#pragma omp parallel num_threads(threads)
+  {
+    // The team may be smaller than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC): blocks go round-robin.
+    for (int t = omp_get_thread_num(); t < threads; t += omp_get_num_threads()) {
+      try {
+        run(t);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    }
+  }
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void gemm_packed_b(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
+                   int64_t ldc, bool accumulate) {
+  gemm_driver(M, N, K, A, lda, packB, C, ldc, accumulate, static_cast<const T*>(nullptr), 0);
+}
+
+template <typename T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
+          bool accumulate) {
+  if (K > 0 && N > 0 && ldb < N) throw std::invalid_argument("gemm: ldb smaller than a row of B");
+  gemm_driver(M, N, K, A, lda, MatrixBPacker<T>(B, ldb), C, ldc, accumulate, B, ldb);
+}
+
+template <typename T>
+GemmBlocking gemm_blocking() {
+  Isa used;
+  const KernelSet<T>& ks = active_kernels<T>(&used);
+  return {ks.mr, ks.nr, ks.mc, ks.kc, ks.nc, isa_name(used)};
+}
+
+template class MatrixBPacker<float>;
+template class MatrixBPacker<double>;
 template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
                           int64_t, bool);
 template void gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t, double*,
                            int64_t, bool);
+template void gemm_packed_b<float>(int64_t, int64_t, int64_t, const float*, int64_t, const BPacker<float>&,
+                                   float*, int64_t, bool);
+template void gemm_packed_b<double>(int64_t, int64_t, int64_t, const double*, int64_t, const BPacker<double>&,
+                                    double*, int64_t, bool);
+template GemmBlocking gemm_blocking<float>();
+template GemmBlocking gemm_blocking<double>();
 
 }  // namespace ck
