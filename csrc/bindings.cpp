@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "cnnkernels/cpu_features.hpp"
+#include "cnnkernels/gemm.hpp"
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/shapes.hpp"
 #include "cnnkernels/threads.hpp"
@@ -193,6 +195,60 @@ py::array lcn_typed(const py::array& x, int64_t kernel_size, double sigma, doubl
   return y;
 }
 
+// What the CPU offers and which SIMD path the kernels take.
+py::dict cpu_info() {
+  py::dict info;
+  info["isa"] = isa_name(active_isa());
+  info["detected_isa"] = isa_name(detected_isa());
+  py::list supported;
+  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    if (isa_supported(i)) supported.append(isa_name(i));
+  }
+  info["supported_isas"] = supported;
+  info["isa_note"] = isa_selection_note();
+  info["cpu"] = cpu_model();
+  info["threads"] = num_threads();
+  const GemmBlocking b = gemm_blocking<float>();
+  info["gemm_f32_tile"] = py::make_tuple(b.mr, b.nr);
+  info["gemm_f32_blocks"] = py::make_tuple(b.mc, b.kc, b.nc);
+  return info;
+}
+
+void set_isa(const std::string& name) {
+  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    if (name == isa_name(i)) {
+      if (!isa_supported(i)) throw ArgumentError("set_isa: this CPU does not support isa '" + name + "'");
+      set_active_isa(i);
+      return;
+    }
+  }
+  throw ArgumentError("set_isa: isa must be 'scalar', 'avx2' or 'avx512', got '" + name + "'");
+}
+
+// C = A · B for 2-D float32/float64 arrays: the GEMM behind im2col, exposed for tests and benchmarks.
+template <typename T>
+py::array gemm_typed(const py::array& a, const py::array& b) {
+  if (a.shape(1) != b.shape(0)) {
+    throw ArgumentError("gemm: a.shape[1] must equal b.shape[0], got " + std::to_string(a.shape(1)) + " and " +
+                        std::to_string(b.shape(0)));
+  }
+  const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+  py::array_t<T> c(std::vector<py::ssize_t>{M, N});
+  const T* ap = cdata<T>(a);
+  const T* bp = cdata<T>(b);
+  T* cp = c.mutable_data();
+  py::gil_scoped_release release;
+  gemm<T>(M, N, K, ap, K, bp, N, cp, N, false);
+  return c;
+}
+
+py::array gemm_py(const py::array& a, const py::array& b) {
+  const DType dt = dtype_of(a, "gemm", "a");
+  check_array(a, "gemm", "a", 2, dt);
+  check_array(b, "gemm", "b", 2, dt);
+  return dt == DType::f32 ? gemm_typed<float>(a, b) : gemm_typed<double>(a, b);
+}
+
 }  // namespace
 }  // namespace ck
 
@@ -236,6 +292,9 @@ PYBIND11_MODULE(_cpu, m) {
                                 : lcn_typed<double>(x, kernel_size, sigma, eps);
       },
       py::arg("x"), py::arg("kernel_size"), py::arg("sigma"), py::arg("eps"));
+  m.def("cpu_info", &cpu_info, "CPU model, supported and active SIMD paths, GEMM blocking.");
+  m.def("set_isa", &set_isa, py::arg("isa"), "Force the SIMD path: 'scalar', 'avx2' or 'avx512' (tests).");
+  m.def("gemm", &gemm_py, py::arg("a"), py::arg("b"), "C = a @ b with the library's GEMM.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &num_threads);
 }

@@ -13,7 +13,7 @@ from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, local
 __version__ = "0.1.0"
 
 __all__ = ["conv2d", "conv2d_plan", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm",
-           "set_num_threads", "get_num_threads"]
+           "set_num_threads", "get_num_threads", "cpu_info"]
 
 
 def set_num_threads(n):
@@ -23,6 +23,16 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: n must be a positive integer, got {n}")
     _cpu.set_num_threads(n)
+
+
+def cpu_info():
+    """The CPU and the SIMD path the kernels take.
+
+    Returns a dict: "cpu" (model), "isa" (active path: "scalar", "avx2" or "avx512"), "detected_isa",
+    "supported_isas", "isa_note" (why the active path differs from the detected one, e.g. the
+    CNNKERNELS_ISA environment variable), "threads", and the GEMM's float32 tile and cache blocks.
+    """
+    return _cpu.cpu_info()
 
 
 def get_num_threads():
