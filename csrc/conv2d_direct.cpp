@@ -2,8 +2,12 @@
 //
 //   y[n, k, p, q] = bias[k] + sum over c, r, s of w[k, c, r, s] * x[n, c, p*sh + r*dh - pt, q*sw + s*dw - pl]
 //
-// Work is split into tasks of (image n, block of KB output channels of one group). A task computes one
-// output row p at a time into a KB x Q accumulator that stays in L1: for each tap (c, r, s) it loads the
+// Two kernels, chosen by the number of output channels per group:
+// - K/g of at least one SIMD vector: the kernel of conv2d_direct_simd.hpp, vectorised over output channels
+//   with a register tile of 2 vectors of channels x QB columns, compiled for each ISA (sse2, avx2, avx512)
+//   and picked at run time by active_isa(); weights are repacked once per call for it.
+// - fewer (depthwise and thin groups): tasks of (image n, block of KB output channels of one group)
+//   computing one output row p at a time into a KB x Q accumulator that stays in L1: for each tap (c, r, s) it loads the
 // input row once and updates all KB accumulator rows with it (KB multiply-adds per load), the q loop
 // innermost and branch-free, so the compiler vectorises it. Zero padding is never materialised: rows
 // outside the image are skipped and, per tap, only the range of q whose input column lies inside the image
@@ -11,11 +15,84 @@
 #include <algorithm>
 #include <vector>
 
+#include "cnnkernels/cpu_features.hpp"
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/threads.hpp"
+#include "conv2d_direct_plan.hpp"
 
 namespace ck {
+
+// The per-ISA kernels (conv2d_direct_simd.hpp).
+#define CK_DECLARE_DIRECT_SIMD(NS)                                                                        \
+  namespace NS {                                                                                          \
+  template <typename T>                                                                                   \
+  int64_t direct_block_channels();                                                                        \
+  template <typename T>                                                                                   \
+  void direct_kvec_task(const Conv2dShape& s, const DirectPlan& plan, const T* x, const T* wp, const T* bias, \
+                        T* y, int64_t n, int64_t g, int64_t b, int64_t i0, int64_t i1);                   \
+  }
+CK_DECLARE_DIRECT_SIMD(direct_sse2)
+CK_DECLARE_DIRECT_SIMD(direct_avx2)
+CK_DECLARE_DIRECT_SIMD(direct_avx512)
+#undef CK_DECLARE_DIRECT_SIMD
+
 namespace {
+
+template <typename T>
+struct DirectSimd {
+  int64_t (*block_channels)();
+  void (*task)(const Conv2dShape&, const DirectPlan&, const T*, const T*, const T*, T*, int64_t, int64_t, int64_t,
+               int64_t, int64_t);
+};
+
+template <typename T>
+DirectSimd<T> direct_simd() {
+  switch (active_isa()) {
+    case Isa::avx512: return {direct_avx512::direct_block_channels<T>, direct_avx512::direct_kvec_task<T>};
+    case Isa::avx2: return {direct_avx2::direct_block_channels<T>, direct_avx2::direct_kvec_task<T>};
+    default: return {direct_sse2::direct_block_channels<T>, direct_sse2::direct_kvec_task<T>};
+  }
+}
+
+DirectPlan make_direct_plan(const Conv2dShape& s) {
+  DirectPlan plan;
+  for (int64_t p = 0; p < s.P; ++p) {
+    const int64_t ih0 = p * s.stride_h - s.pad_top;
+    const bool rows_inside = ih0 >= 0 && ih0 + (s.R - 1) * s.dil_h < s.H;
+    for (int64_t q = 0; q < s.Q; ++q) {
+      const int64_t iw0 = q * s.stride_w - s.pad_left;
+      if (rows_inside && iw0 >= 0 && iw0 + (s.S - 1) * s.dil_w < s.W) {
+        plan.interior.push_back({p * s.Q + q, ih0 * s.W + iw0});
+      } else {
+        plan.border.push_back(p * s.Q + q);
+      }
+    }
+  }
+  for (int64_t c = 0; c < s.C_per_group(); ++c) {
+    for (int64_t r = 0; r < s.R; ++r) {
+      for (int64_t t = 0; t < s.S; ++t) plan.tap_offset.push_back(c * s.H * s.W + r * s.dil_h * s.W + t * s.dil_w);
+    }
+  }
+  return plan;
+}
+
+// wp[((g * blocks + b) * C/g + c) * R*S + r*S + t][KV] = w[g*K/g + b*KV + lane, c, r, t], 0 past K/g.
+template <typename T>
+std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t KV) {
+  const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), RS = s.R * s.S, blocks = (Kg + KV - 1) / KV;
+  std::vector<T> wp(s.groups * blocks * Cg * RS * KV, T(0));
+  for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t k = 0; k < Kg; ++k) {
+      const int64_t b = k / KV, lane = k % KV;
+      for (int64_t c = 0; c < Cg; ++c) {
+        for (int64_t rs = 0; rs < RS; ++rs) {
+          wp[(((g * blocks + b) * Cg + c) * RS + rs) * KV + lane] = w[((g * Kg + k) * Cg + c) * RS + rs];
+        }
+      }
+    }
+  }
+  return wp;
+}
 
 constexpr int kBlockK = 4;  // output channels per task (accumulator rows)
 
@@ -59,6 +136,24 @@ void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int
 
 template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const DirectSimd<T> simd = direct_simd<T>();
+  const int64_t KV = simd.block_channels();
+  if (s.K_per_group() >= KV / 2) {  // at least half of each weight block holds real channels
+    const std::vector<T> wp = pack_direct_weights(s, w, KV);
+    const DirectPlan plan = make_direct_plan(s);
+    const int64_t blocks = (s.K_per_group() + KV - 1) / KV;
+    constexpr int64_t kPixelsPerTask = 240;  // a multiple of every ISA's register tile width
+    const int64_t chunks = (s.P * s.Q + kPixelsPerTask - 1) / kPixelsPerTask;
+    const int64_t tasks = s.N * s.groups * blocks * chunks;  // (n, g, b, chunk of pixels)
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(tasks))
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t chunk = task % chunks, b = task / chunks % blocks, g = task / (chunks * blocks) % s.groups;
+      const int64_t n = task / (chunks * blocks * s.groups);
+      const int64_t i0 = chunk * kPixelsPerTask, i1 = std::min(s.P * s.Q, i0 + kPixelsPerTask);
+      simd.task(s, plan, x, wp.data(), bias, y, n, g, b, i0, i1);
+    }
+    return;
+  }
   const int64_t Kg = s.K_per_group(), Cg = s.C_per_group();
   const int64_t blocks_per_group = (Kg + kBlockK - 1) / kBlockK;
   const int64_t tasks = s.N * s.groups * blocks_per_group;
