@@ -3,11 +3,12 @@
 
 namespace ck {
 
-// algo="auto": im2col pays when the GEMM depth (C/g)*R*S and width K/g are large enough to reuse each
-// loaded input many times; thin layers (few channels, depthwise) go direct.
+// algo="auto": the direct kernel keeps a tile of output channels x pixels in registers and reads the input
+// in place, so it wins when there are few input channels per group (LeNet, AlexNet conv1) or few output
+// channels (depthwise); with many input channels im2col's GEMM reuses each packed panel across a whole
+// cache block and runs closer to peak.
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t /*elem_bytes*/) {
-  const int64_t depth = s.C_per_group() * s.R * s.S;
-  if (s.K_per_group() < 4 || depth < 16) return ConvAlgo::direct;
+  if (s.K_per_group() < 4 || s.C_per_group() <= 16) return ConvAlgo::direct;
   return ConvAlgo::im2col;
 }
 

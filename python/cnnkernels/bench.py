@@ -165,6 +165,9 @@ def run_conv_case(name, geom, algos, dtype, min_time, with_torch=True):
         xt, wt = torch.from_numpy(x), torch.from_numpy(w)
         with torch.no_grad():
             rec["torch_time_s"] = median_time(lambda: tF.conv2d(xt, wt, stride=stride, padding=pad), min_time)
+    if R == 1 and S == 1 and stride == 1 and pad == 0:  # the same product through NumPy's BLAS
+        xm = x.reshape(N, C, H * W)
+        rec["numpy_matmul_time_s"] = median_time(lambda: np.matmul(w.reshape(K, C), xm), min_time)
     if N == 1 and C == 1 and K == 1 and stride == 1 and 2 * pad == R - 1 and R == S:
         try:
             from scipy.signal import fftconvolve
@@ -173,6 +176,24 @@ def run_conv_case(name, geom, algos, dtype, min_time, with_torch=True):
         except ImportError:
             pass
     return rec
+
+
+def gemm_peak(dtype, n=1024):
+    """GFLOP/s of the library's own GEMM on an n x n x n product: the roof for im2col convolution."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    return 2.0 * n ** 3 / median_time(lambda: _cpu.gemm(a, b), min_time=0.3) / 1e9
+
+
+def blas_info():
+    """NumPy's BLAS as threadpoolctl sees it (library, kernel, threads), or None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+            for d in threadpool_info() if d.get("user_api") == "blas"]
 
 
 def _workspace(x, w, stride, pad, algo):
@@ -282,10 +303,10 @@ def _fmt_time(t):
     return f"{t * 1e3:9.3f}" if t is not None else f"{'-':>9}"
 
 
-def print_conv_table(records, algos, out=sys.stdout):
+def print_conv_table(records, algos, peak=None, out=sys.stdout):
     cols = [f"{a + ' ms':>10} {'GF/s':>6} {'xdir':>5}" for a in algos]
-    header = f"{'case':<17} " + " ".join(cols) + f" {'best':>6} {'auto':>6} {'torch ms':>9} {'tch/best':>8}" \
-             f" {'max err':>8}"
+    header = f"{'case':<17} " + " ".join(cols) + f" {'best':>6} {'%peak':>5} {'auto':>6} {'torch ms':>9}" \
+             f" {'tch/best':>8} {'max err':>8}"
     print(header, file=out)
     print("-" * len(header), file=out)
     for rec in records:
@@ -301,8 +322,20 @@ def print_conv_table(records, algos, out=sys.stdout):
         torch_t = rec.get("torch_time_s")
         ratio = f"{torch_t / t_best:8.2f}" if torch_t else f"{'-':>8}"
         err = max(r["max_rel_err"] for r in rec["algos"].values())
-        print(f"{rec['case']:<17} " + " ".join(parts) + f" {best:>6} {str(rec.get('auto_pick') or '-'):>6}"
+        frac = f"{rec['algos'][best]['gflops'] / peak:5.0%}" if peak else f"{'-':>5}"
+        print(f"{rec['case']:<17} " + " ".join(parts) + f" {best:>6} {frac} {str(rec.get('auto_pick') or '-'):>6}"
               f" {_fmt_time(torch_t)} {ratio} {err:8.1e}", file=out)
+    for rec in records:
+        if "numpy_matmul_time_s" in rec:
+            t_np = rec["numpy_matmul_time_s"]
+            t_best = min(r["time_s"] for r in rec["algos"].values())
+            print(f"{rec['case']}: NumPy matmul of the same product {t_np * 1e3:.3f} ms; "
+                  f"NumPy time / ours = {t_np / t_best:.2f}", file=out)
+        if "scipy_fftconvolve_time_s" in rec:
+            t_sp = rec["scipy_fftconvolve_time_s"]
+            t_best = min(r["time_s"] for r in rec["algos"].values())
+            print(f"{rec['case']}: scipy.signal.fftconvolve(mode='same') {t_sp * 1e3:.3f} ms; "
+                  f"SciPy time / ours = {t_sp / t_best:.2f}", file=out)
 
 
 def auto_regret(records):
@@ -432,9 +465,12 @@ def main(argv=None):
         progress.step(name)
 
     facts = machine_facts(threads)
+    peak = gemm_peak(dtype)
+    facts["gemm_peak_gflops"] = peak
+    facts["blas"] = blas_info()
     print(f"cnnkernels bench: {facts['cpu']}, {threads} threads, {dtype.name}"
-          + (f", ISA {facts['isa']}" if "isa" in facts else ""))
-    print_conv_table(records, algos)
+          + (f", ISA {facts['isa']}" if "isa" in facts else "") + f"; our GEMM peak {peak:.1f} GFLOP/s")
+    print_conv_table(records, algos, peak)
     within, worst = auto_regret(records)
     if within is not None:
         print(f"auto regret: pick within 10% of the fastest on {within:.0%} of cases; worst {worst:.2f}x")
