@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 
-from . import _args, _cpu
+from . import _args, _autotune, _cpu
 from ._backend import backend_for
 
 CONV_ALGOS = ("auto", "direct", "im2col", "fft")
+_CANDIDATES = ("direct", "im2col")  # what autotuning times
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
@@ -35,7 +36,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
         raise ValueError(f"{op}: groups must be positive, got {groups}")
     if not isinstance(algo, str) or algo not in CONV_ALGOS:
         raise ValueError(f"{op}: algo must be one of {CONV_ALGOS}, got {algo!r}")
-    return backend_for(x).conv2d(x, weight, bias, stride, padding, dilation, groups, algo)
+    backend = backend_for(x)
+    if algo == "auto" and backend is _cpu:
+        return _autotune.run_auto(x, weight, bias, stride, padding, dilation, groups, _CANDIDATES)
+    return backend.conv2d(x, weight, bias, stride, padding, dilation, groups, algo)
 
 
 def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32",

@@ -1,0 +1,141 @@
+"""algo="auto" with autotuning: time the candidates once per new geometry and remember the winner.
+
+Off by default (then the C++ cost model picks without timing anything). ck.autotune(True), or the
+environment variable CNNKERNELS_AUTOTUNE=1, turns it on, as torch.backends.cudnn.benchmark does. The
+first conv2d call of each new geometry then runs every candidate algorithm, keeps the fastest and returns
+its result; later calls reuse the choice. Choices are keyed by geometry, dtype, ISA path and thread count,
+held in memory in an LRU cache of `max_entries`, and optionally in a JSON file (ck.autotune(True,
+cache_file=...) or CNNKERNELS_AUTOTUNE_CACHE=path) read when tuning is turned on and rewritten after each
+new choice. A program whose input sizes keep changing does not re-tune for ever: after `max_tunings`
+timings in one process, new geometries go back to the cost model.
+"""
+
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+
+from . import _cpu
+
+
+class _Tuner:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.enabled = os.environ.get("CNNKERNELS_AUTOTUNE", "0") not in ("", "0", "false", "False")
+        self.cache_file = os.environ.get("CNNKERNELS_AUTOTUNE_CACHE") or None
+        self.max_entries = 512
+        self.max_tunings = 256
+        self.tunings = 0
+        self.choices = OrderedDict()  # key -> algorithm name
+        if self.enabled and self.cache_file:
+            self._load()
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def _load(self):
+        try:
+            with open(self.cache_file) as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            return
+        for key, algo in saved.get("choices", {}).items():
+            if algo in ("direct", "im2col", "fft"):
+                self.choices[key] = algo
+        while len(self.choices) > self.max_entries:
+            self.choices.popitem(last=False)
+
+    def _save(self):
+        if not self.cache_file:
+            return
+        tmp = f"{self.cache_file}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump({"choices": dict(self.choices)}, f, indent=0)
+            os.replace(tmp, self.cache_file)
+        except OSError:
+            pass  # a cache that cannot be written only costs re-tuning next time
+
+    # -- the choice ------------------------------------------------------------------------------------
+    @staticmethod
+    def key(x, w, stride, padding, dilation, groups):
+        info = _cpu.cpu_info()
+        return "|".join(map(str, (x.shape, w.shape, stride, padding, dilation, groups, x.dtype.name,
+                                  info["isa"], info["threads"])))
+
+    def lookup(self, key):
+        with self.lock:
+            algo = self.choices.get(key)
+            if algo is not None:
+                self.choices.move_to_end(key)
+            return algo
+
+    def may_tune(self):
+        with self.lock:
+            return self.tunings < self.max_tunings
+
+    def store(self, key, algo):
+        with self.lock:
+            self.tunings += 1
+            self.choices[key] = algo
+            self.choices.move_to_end(key)
+            while len(self.choices) > self.max_entries:
+                self.choices.popitem(last=False)
+            self._save()
+
+
+_tuner = _Tuner()
+
+
+def autotune(enabled=True, cache_file=None, max_entries=None, max_tunings=None):
+    """Turn autotuning of algo="auto" on or off (see the module's docstring); returns the previous state.
+
+    cache_file: a JSON file to read the remembered choices from now and write them to after each new one.
+    max_entries: how many geometries to remember (LRU); max_tunings: timings allowed per process.
+    """
+    from ._args import to_int
+    with _tuner.lock:
+        previous = _tuner.enabled
+        _tuner.enabled = bool(enabled)
+        if max_entries is not None:
+            _tuner.max_entries = max(1, to_int(max_entries, "autotune", "max_entries"))
+        if max_tunings is not None:
+            _tuner.max_tunings = max(0, to_int(max_tunings, "autotune", "max_tunings"))
+        if cache_file is not None:
+            _tuner.cache_file = os.fspath(cache_file)
+        if _tuner.enabled and _tuner.cache_file:
+            _tuner._load()
+    return previous
+
+
+def autotune_choices():
+    """The remembered choices: {geometry key: algorithm}."""
+    with _tuner.lock:
+        return dict(_tuner.choices)
+
+
+def clear_autotune_cache():
+    with _tuner.lock:
+        _tuner.choices.clear()
+        _tuner.tunings = 0
+
+
+def run_auto(x, w, bias, stride, padding, dilation, groups, candidates):
+    """conv2d with algo="auto": the remembered or freshly timed winner, or the cost model's pick."""
+    if not _tuner.enabled:
+        return _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, "auto")
+    key = _tuner.key(x, w, stride, padding, dilation, groups)
+    algo = _tuner.lookup(key)
+    if algo is not None:
+        return _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, algo)
+    if not _tuner.may_tune():
+        return _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, "auto")
+    best = None
+    for algo in candidates:
+        _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, algo)  # warm-up: plans, caches, pages
+        t0 = time.perf_counter()
+        y = _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, algo)
+        t = time.perf_counter() - t0
+        if best is None or t < best[0]:
+            best = (t, algo, y)
+    _tuner.store(key, best[1])
+    return best[2]
