@@ -129,6 +129,7 @@ void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, in
 #undef CK_DECLARE
 
   for (int64_t p = 0; p < kc; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR), _MM_HINT_T0);  // A panel, 8 steps ahead (L2)
     const V b0 = Z::loadu(b), b1 = VECS == 2 ? Z::loadu(b + W) : b0;
 #define CK_STEP(i)                                               \
   if constexpr (ROWS > i) {                                      \
