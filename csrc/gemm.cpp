@@ -65,9 +65,12 @@ constexpr int64_t kPackStrips = 4;
 
 // Reading a plain B in place instead of packing it: when each B strip serves at most kInPlaceMaxRows rows
 // of A and B (K x N) takes at most kInPlaceMaxBytes, so that it sits in L2/L3 (from DRAM, reading rows at
-// stride ldb defeats the prefetchers and packing wins). 16 x 400 x 150 float: +40%; 64 x 12544 x 576: -12%.
+// stride ldb defeats the prefetchers and packing wins). 16 x 400 x 150 float: +25%; 64 x 12544 x 576: -12%.
+// Nor when B's row stride is a multiple of kInPlaceBadStride bytes: the KC rows of a strip then fall into
+// so few L1 sets that they evict each other (32 x 1024 x 288 float, stride 4 KiB: -25%).
 constexpr int64_t kInPlaceMaxRows = 64;
 constexpr double kInPlaceMaxBytes = 2 << 20;
+constexpr int64_t kInPlaceBadStride = 128;
 
 // Threads: below kMinMacsPerThread multiply-adds per thread, waking a team costs more than it gains. Each
 // thread's block of columns is cut into up to kTasksPerThread tasks of at least kMinTaskCols columns,
@@ -437,12 +440,11 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
   const int64_t rows_per_task = ceil_div(ceil_div(M, MR), grid.tm) * MR;
   plan.mc_max = std::min(MC, rows_per_task);
   plan.nc_max = std::min(NC, ceil_div(ceil_div(N, NR), task_cols) * NR);
-  // A plain B is read in place when packing would cost more than it saves: each B strip then serves only
-  // a few A panels (rows per task <= kInPlaceMaxRows) and B is small enough to sit in L2/L3, where reading
-  // its rows at stride ldb is cheap (from DRAM that stride defeats the prefetchers and packing wins).
-  plan.B = B_in_place && rows_per_task <= kInPlaceMaxRows && double(K) * double(N) * sizeof(T) <= kInPlaceMaxBytes
-               ? B_in_place
-               : nullptr;
+  // A plain B is read in place when packing would cost more than it saves (see the tuning constants).
+  const bool in_place = B_in_place && rows_per_task <= kInPlaceMaxRows &&
+                        double(K) * double(N) * sizeof(T) <= kInPlaceMaxBytes &&
+                        ldb * int64_t(sizeof(T)) % kInPlaceBadStride != 0;
+  plan.B = in_place ? B_in_place : nullptr;
   plan.ldb = ldb;
 
   // Per-thread workspace, 64-byte aligned: the A block then the B block.
