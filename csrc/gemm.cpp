@@ -1,21 +1,22 @@
-// gemm.cpp: the GEMM driver: partitioning over threads, cache blocking, packing of A and B, and the calls
-// into the active ISA's micro-kernel (gemm_kernels.hpp).
+// gemm.cpp: the GEMM driver: threads, cache blocking, packing of A and B, and the calls into the active
+// ISA's micro-kernel (gemm_kernels.hpp). Compiled with the generic flags (SSE2 at most).
 //
-// C[M x N] (+)= A[M x K] · B[K x N], row-major. The loop nest is BLIS's, run by each thread over its own
-// block of C (threads never share a packed panel, so no barriers):
+// C[M x N] (+)= A[M x K] · B[K x N], row-major. Each task (a block C[m0:m1, n0:n1], see "Threads") runs
+// BLIS's loop nest with its own packing buffers, so threads never share a packed panel and never wait:
 //
-//   for jc in [n0, n1) step NC            B block of NC columns
-//     for pc in [0, K) step KC             depth block
-//       pack B[pc:pc+KC, jc:jc+NC]          -> KC x NC in NR-wide strips (L3; via the BPacker)
-//       for ic in [m0, m1) step MC         A block
-//         pack A[ic:ic+MC, pc:pc+KC]        -> MC x KC in MR-tall micro-panels (L2)
-//         for jr in [0, NC) step NR          one B strip (KC x NR) stays in L1 ...
-//           for ir in [0, MC) step MR        ... while the A micro-panels stream past it
-//             micro-kernel: C[ic+ir : +MR, jc+jr : +NR] (+)= A panel · B strip
+//   for jc in [n0, n1) step NC             B block of NC columns
+//     for pc in [0, K) step KC              depth block
+//       for ic in [m0, m1) step MC          A block
+//         pack A[ic:+MC, pc:+KC]             -> MC x KC in MR-tall micro-panels (L2)
+//         for jr in [0, NC) step NR          one B strip, KC x NR, stays in L1 ...
+//           (first ic only: pack B[pc:+KC, jc+jr:+NR] into the KC x NC block (L3), kPackStrips
+//            strips per call of the BPacker, just before their first use)
+//           for ir in [0, MC) step MR        ... while the A micro-panels stream past it from L2
+//             micro-kernel: C[ic+ir:+MR, jc+jr:+NR] (+)= A panel · B strip
 //
-// The first depth block writes C (or adds to it when accumulate), the later ones add. Block sizes are
-// evened out (K = 300 with KC = 256 runs as two blocks of 150) so that no block is a thin remainder.
-// Threads split C into a tm x tn grid of MR/NR-aligned blocks, the grid chosen by a small cost model.
+// The first depth block writes C (or adds to it when accumulate), later ones add. Block sizes are evened out
+// (K = 300 with KC = 256 runs as two blocks of 150) so that no block is a thin remainder. A small plain B
+// with few rows of A to serve is read in place instead of packed (see gemm_driver).
 #include "cnnkernels/gemm.hpp"
 
 #include <omp.h>
@@ -39,11 +40,6 @@
 #include "cnnkernels/threads.hpp"
 #include "gemm_kernels.hpp"
 
-#ifdef CK_GEMM_TUNING
-namespace ck { namespace gemm_detail { struct Tune { int chunk = 4, prefetch = 0; int64_t mc = 0, kc = 0, nc = 0, direct_m = -1; }; Tune g_tune; } }
-#define TUNE(x) (gemm_detail::g_tune.x)
-#endif
-
 namespace ck {
 namespace {
 
@@ -58,6 +54,30 @@ int64_t even_block(int64_t total, int64_t max_block, int64_t align) {
   const int64_t blocks = ceil_div(total, max_block);
   return std::min(max_block, round_up(ceil_div(total, blocks), align));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Tuning constants (measured on Zen 3; the per-ISA block sizes live with their kernels)
+
+// B strips packed per call of the BPacker while the first A block is multiplied: 4 beat 1, 16 and "the
+// whole KC x NC block at once" on the shapes of the benchmark (fewer misses in flight per call, or the
+// packed strips cold again by their first use).
+constexpr int64_t kPackStrips = 4;
+
+// Reading a plain B in place instead of packing it: when each B strip serves at most kInPlaceMaxRows rows
+// of A and B (K x N) takes at most kInPlaceMaxBytes, so that it sits in L2/L3 (from DRAM, reading rows at
+// stride ldb defeats the prefetchers and packing wins). 16 x 400 x 150 float: +25%; 64 x 12544 x 576: -12%.
+// Nor when B's row stride is a multiple of kInPlaceBadStride bytes: the KC rows of a strip then fall into
+// so few L1 sets that they evict each other (32 x 1024 x 288 float, stride 4 KiB: -25%).
+constexpr int64_t kInPlaceMaxRows = 64;
+constexpr double kInPlaceMaxBytes = 2 << 20;
+constexpr int64_t kInPlaceBadStride = 128;
+
+// Threads: below kMinMacsPerThread multiply-adds per thread, waking a team costs more than it gains. Each
+// thread's block of columns is cut into up to kTasksPerThread tasks of at least kMinTaskCols columns,
+// handed out dynamically, so that a thread slowed down by another process on its core takes fewer of them.
+constexpr double kMinMacsPerThread = 96.0 * 96 * 96;
+constexpr int64_t kTasksPerThread = 4;
+constexpr int64_t kMinTaskCols = 256;
 
 // ---------------------------------------------------------------------------------------------------------
 // Kernel selection
@@ -276,7 +296,7 @@ void MatrixBPacker<T>::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int6
 namespace {
 
 // ---------------------------------------------------------------------------------------------------------
-// The blocked loop nest of one thread, over C[m0:m1, n0:n1].
+// The blocked loop nest of one task, over C[m0:m1, n0:n1] (see the top of the file).
 
 template <typename T>
 struct Plan {
@@ -296,16 +316,9 @@ void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, 
   const int64_t MR = ks.mr, NR = ks.nr;
   const int64_t nc_blk = even_block(n1 - n0, plan.nc_max, NR);
   const int64_t mc_blk = even_block(m1 - m0, plan.mc_max, MR);
-#ifndef CK_GEMM_PACK_CHUNK
-#define CK_GEMM_PACK_CHUNK 4
-#endif
-  // B is packed while the first A block is multiplied, kStrips strips at a time, each chunk used at once
-  // while it is still in L1/L2 (as OpenBLAS does): the packing's memory traffic overlaps the FMAs.
-#ifdef CK_GEMM_TUNING
-  const int64_t chunk = int64_t(TUNE(chunk)) * NR;
-#else
-  const int64_t chunk = int64_t(CK_GEMM_PACK_CHUNK) * NR;
-#endif
+  // B is packed while the first A block is multiplied, kPackStrips strips at a time, each chunk used at
+  // once while it is still in L1/L2 (as OpenBLAS does): the packing's memory traffic overlaps the FMAs.
+  const int64_t chunk = kPackStrips * NR;
   for (int64_t jc = n0; jc < n1; jc += nc_blk) {
     const int64_t nc = std::min(nc_blk, n1 - jc);
     for (int64_t pc = 0; pc < plan.K; pc += plan.kc) {
@@ -351,13 +364,9 @@ void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, 
 
 // ---------------------------------------------------------------------------------------------------------
 // Threads
-
-// Reading a plain B in place instead of packing it (see gemm_driver).
-constexpr int64_t kInPlaceMaxRows = 64;
-constexpr double kInPlaceMaxBytes = 2 << 20;
-
-// Below this many multiply-adds one thread is faster than waking a team.
-constexpr double kMinMacsPerThread = 96.0 * 96 * 96;
+//
+// C is split into a tm x tn grid of MR/NR-aligned blocks, one per thread, the grid chosen by a cost model;
+// the blocks' columns are then cut into tasks handed out dynamically (see the tuning constants).
 
 // A tm x tn grid of thread blocks over C. The estimate charges each thread its padded micro-tiles plus its
 // packing (one packed element costs about as much as kPackCost multiply-adds), and takes the slowest thread.
@@ -412,65 +421,64 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
   int threads = omp_in_parallel() ? 1 : std::max(1, num_threads());
   const double macs = double(M) * double(N) * double(K);
   threads = static_cast<int>(std::min<double>(threads, std::max(1.0, macs / kMinMacsPerThread)));
-  int64_t MC = ks.mc, KC = ks.kc, NC = ks.nc;
-#ifdef CK_GEMM_TUNING
-  if (TUNE(mc)) MC = TUNE(mc);
-  if (TUNE(kc)) KC = TUNE(kc);
-  if (TUNE(nc)) NC = TUNE(nc);
-#endif
+  const int64_t MC = ks.mc, KC = ks.kc, NC = ks.nc;
   const Grid grid = threads > 1 ? choose_grid(M, N, K, MR, NR, NC, threads) : Grid{};
   threads = grid.tm * grid.tn;
+
+  // Tasks: the grid's rows x its blocks' columns cut into up to kTasksPerThread pieces (each piece costs
+  // one more packing of its A rows).
+  const int64_t cols_per_block = ceil_div(ceil_div(N, NR), grid.tn) * NR;
+  const int64_t pieces =
+      threads == 1 ? 1 : std::max<int64_t>(1, std::min(kTasksPerThread, cols_per_block / kMinTaskCols));
+  const int64_t task_cols = std::min(ceil_div(N, NR), int64_t(grid.tn) * pieces);  // column pieces, all rows
+  const int64_t tasks = int64_t(grid.tm) * task_cols;
 
   Plan<T> plan;
   plan.ks = &ks;
   plan.K = K;
   plan.kc = even_block(K, KC, 1);
-  plan.mc_max = std::min(MC, round_up(ceil_div(ceil_div(M, MR), grid.tm) * MR, MR));
-  // A plain B is read in place when packing would cost more than it saves: each B strip then serves only
-  // a few A panels (rows per thread <= kInPlaceMaxRows) and B is small enough to sit in L2/L3, where reading
-  // its rows at stride ldb is cheap (from DRAM that stride defeats the prefetchers and packing wins).
-  const int64_t rows_per_thread = ceil_div(ceil_div(M, MR), grid.tm) * MR;
-  plan.B = B_in_place && rows_per_thread <= kInPlaceMaxRows &&
-                   double(K) * double(N) * sizeof(T) <= kInPlaceMaxBytes
-               ? B_in_place
-               : nullptr;
+  const int64_t rows_per_task = ceil_div(ceil_div(M, MR), grid.tm) * MR;
+  plan.mc_max = std::min(MC, rows_per_task);
+  plan.nc_max = std::min(NC, ceil_div(ceil_div(N, NR), task_cols) * NR);
+  // A plain B is read in place when packing would cost more than it saves (see the tuning constants).
+  const bool in_place = B_in_place && rows_per_task <= kInPlaceMaxRows &&
+                        double(K) * double(N) * sizeof(T) <= kInPlaceMaxBytes &&
+                        ldb * int64_t(sizeof(T)) % kInPlaceBadStride != 0;
+  plan.B = in_place ? B_in_place : nullptr;
   plan.ldb = ldb;
-#ifdef CK_GEMM_TUNING
-  if (TUNE(direct_m) >= 0) plan.B = B_in_place && M <= TUNE(direct_m) ? B_in_place : nullptr;
-#endif
-  plan.nc_max = std::min(NC, round_up(ceil_div(ceil_div(N, NR), grid.tn) * NR, NR));
 
   // Per-thread workspace, 64-byte aligned: the A block then the B block.
   const int64_t a_elems = round_up(plan.mc_max * plan.kc, 64), b_elems = round_up(plan.kc * plan.nc_max, 64);
   const int64_t per_thread = a_elems + b_elems;
-
   std::unique_ptr<void, AlignedDelete> workspace(
       ::operator new(size_t(per_thread) * size_t(threads) * sizeof(T), std::align_val_t(64)));
   T* ws = static_cast<T*>(workspace.get());
 
-  auto run = [&](int t) {
-    const int im = t / grid.tn, in = t % grid.tn;
+  auto run_task = [&](int64_t task, int thread) {
     int64_t m0, m1, n0, n1;
-    split_range(M, MR, grid.tm, im, &m0, &m1);
-    split_range(N, NR, grid.tn, in, &n0, &n1);
+    split_range(M, MR, grid.tm, int(task / task_cols), &m0, &m1);
+    split_range(N, NR, int(task_cols), int(task % task_cols), &n0, &n1);
     if (m0 >= m1 || n0 >= n1) return;
-    T* abuf = ws + int64_t(t) * per_thread;
+    T* abuf = ws + int64_t(thread) * per_thread;
     gemm_thread_block(plan, m0, m1, n0, n1, A, lda, packB, C, ldc, accumulate, abuf, abuf + a_elems);
   };
 
   if (threads == 1) {
-    run(0);
+    for (int64_t task = 0; task < tasks; ++task) run_task(task, 0);
     return;
   }
   std::vector<std::exception_ptr> errors(threads);
 #pragma omp parallel num_threads(threads)
   {
-    // The team may be smaller than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC): blocks go round-robin.
-    for (int t = omp_get_thread_num(); t < threads; t += omp_get_num_threads()) {
+    // The team may be smaller than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC); the loop copes either way.
+    const int thread = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      if (errors[thread]) continue;
       try {
-        run(t);
+        run_task(task, thread);
       } catch (...) {
-        errors[t] = std::current_exception();
+        errors[thread] = std::current_exception();
       }
     }
   }

@@ -4,8 +4,9 @@
 // The tile lives in 28 zmm accumulators (14 rows x 2 vectors); per step p of the depth the kernel loads one
 // 2-vector row of the packed B strip, broadcasts the 14 values of the packed A column and issues 28 FMAs:
 // 31 of the 32 zmm registers in use, 16 loads per 28 FMAs. Tiles with fewer than 14 rows run a kernel
-// compiled for exactly that many rows; tiles with fewer than NR columns are computed whole (B is
-// zero-padded) and read and written through lane masks.
+// compiled for exactly that many rows; tiles of at most 16 (float) / 8 (double) columns a half-width
+// kernel; other right-edge tiles are computed whole (B is zero-padded), C read and written through lane
+// masks. B is read with a row stride (ldb): NR for a packed strip, or B's own leading dimension.
 //
 // Everything but the two accessor functions at the end sits in an anonymous namespace, so no AVX-compiled
 // inline function or template instance can be merged by the linker into generic code.
@@ -128,6 +129,7 @@ void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, in
 #undef CK_DECLARE
 
   for (int64_t p = 0; p < kc; ++p) {
+    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR), _MM_HINT_T0);  // A panel, 8 steps ahead (L2)
     const V b0 = Z::loadu(b), b1 = VECS == 2 ? Z::loadu(b + W) : b0;
 #define CK_STEP(i)                                               \
   if constexpr (ROWS > i) {                                      \
@@ -180,17 +182,10 @@ void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t
   }
 }
 
-// Blocking (not measured: no AVX-512 machine was at hand): a B strip KC x NR = 24 KiB in a 32+ KiB L1,
-// an A block MC x KC = 252 KiB in a 1+ MiB L2, a B block KC x NC = 3 MiB in L3.
-#ifndef CK_AVX512_F32_BLOCKING
-#define CK_AVX512_F32_BLOCKING 336, 192, 4096
-#endif
-#ifndef CK_AVX512_F64_BLOCKING
-#define CK_AVX512_F64_BLOCKING 168, 192, 2048
-#endif
-
-const KernelSet<float> kF32 = {kMR, 32, CK_AVX512_F32_BLOCKING, &micro_kernel<float>};
-const KernelSet<double> kF64 = {kMR, 16, CK_AVX512_F64_BLOCKING, &micro_kernel<double>};
+// Blocking (not measured: no AVX-512 machine was at hand): a B strip KC x NR = 24 KiB stays in a 32+ KiB
+// L1, an A block MC x KC (252 KiB) in a 1+ MiB L2, a B block KC x NC (3 MiB) in L3.
+const KernelSet<float> kF32 = {kMR, 32, /*mc*/ 336, /*kc*/ 192, /*nc*/ 4096, &micro_kernel<float>};
+const KernelSet<double> kF64 = {kMR, 16, /*mc*/ 168, /*kc*/ 192, /*nc*/ 2048, &micro_kernel<double>};
 
 }  // namespace
 

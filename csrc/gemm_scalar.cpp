@@ -51,8 +51,9 @@ void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t
   }
 }
 
-const KernelSet<float> kF32 = {kMR, 8, 128, 256, 4096, &micro_kernel<float, 8>};
-const KernelSet<double> kF64 = {kMR, 4, 128, 256, 4096, &micro_kernel<double, 4>};
+// Blocking as for AVX2: B strip KC x NR (8 KiB) in L1, A block MC x KC in L2, B block KC x NC in L3.
+const KernelSet<float> kF32 = {kMR, 8, /*mc*/ 128, /*kc*/ 256, /*nc*/ 4096, &micro_kernel<float, 8>};
+const KernelSet<double> kF64 = {kMR, 4, /*mc*/ 128, /*kc*/ 256, /*nc*/ 4096, &micro_kernel<double, 4>};
 
 }  // namespace
 

@@ -34,9 +34,15 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, 
 //
 // Guarantees to the packer: `panel` is 64-byte aligned and holds ceil(nc / nr) * kc * nr elements; nr is
 // the micro-kernel width of the active path (gemm_blocking<T>().nr: 4 to 32), kc <= gemm_blocking<T>().kc,
-// nc <= gemm_blocking<T>().nc. Blocks may be asked for in any order, more than once, and from several
-// threads at the same time (each into its own panel), so pack() must be thread-safe; an exception it throws
-// is passed on to the caller of gemm_packed_b once every thread has stopped.
+// nc <= gemm_blocking<T>().nc (in practice mostly 4 strips, nc = 4 nr, packed just before their first use).
+// Each element of the virtual B is asked for once, or once per band of rows of C when threads split the
+// rows of C (small N). Blocks come in no fixed order and from several threads at the same time (OpenMP
+// workers, each into its own panel), so pack() must be thread-safe; an exception it throws is passed on
+// to the caller of gemm_packed_b once every thread has stopped.
+//
+// An im2col packer for a convolution writes, for block row p = (c, r, s) of the filter window and block
+// column j = output pixel (oh, ow), the input x[c][oh*stride + r - pad][ow*stride + s - pad] (0 outside the
+// image), walking each strip's nr columns one output row at a time (see packed_b_offset).
 template <typename T>
 class BPacker {
  public:
