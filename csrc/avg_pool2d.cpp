@@ -39,21 +39,13 @@ void avg_pool2d(const Pool2dShape& s, bool count_include_pad, const T* x, T* y) 
   const std::vector<int64_t> count_w = window_counts(s.Q, s.W, s.S, s.stride_w, s.pad_w, count_include_pad);
   std::vector<T> inv_w(s.Q);
   for (int64_t q = 0; q < s.Q; ++q) inv_w[q] = count_w[q] > 0 ? T(1) / T(count_w[q]) : T(0);
-  const pool::SumReducer<T, Identity<T>> sum{};
-  const int64_t planes = s.N * s.C;
-#pragma omp parallel num_threads(threads_for(planes))
-  {
-    std::vector<T> h(s.H * s.Q);
-#pragma omp for schedule(static)
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      T* y_c = y + plane * s.P * s.Q;
-      pool::pool_plane(sum, s, rows, cols, x + plane * s.H * s.W, h.data(), y_c);
-      for (int64_t p = 0; p < s.P; ++p) {
-        const T inv_h = count_h[p] > 0 ? T(1) / T(count_h[p]) : T(0);
-        for (int64_t q = 0; q < s.Q; ++q) y_c[p * s.Q + q] *= inv_h * inv_w[q];
-      }
+  std::vector<T> inv_h(s.P);
+  for (int64_t p = 0; p < s.P; ++p) inv_h[p] = count_h[p] > 0 ? T(1) / T(count_h[p]) : T(0);
+  pool::pool_planes(pool::SumReducer<T, Identity<T>>{}, s, rows, cols, x, y, [&](T* y_c) {
+    for (int64_t p = 0; p < s.P; ++p) {
+      for (int64_t q = 0; q < s.Q; ++q) y_c[p * s.Q + q] *= inv_h[p] * inv_w[q];
     }
-  }
+  });
 }
 
 template void avg_pool2d<float>(const Pool2dShape&, bool, const float*, float*);

@@ -18,18 +18,9 @@ namespace {
 template <typename T, typename Power>
 void lp_pool2d_with(const Pool2dShape& s, const LpNorm& norm, Power power, const T* x, T* y) {
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, 0, 1), cols(s.Q, s.W, s.S, s.stride_w, 0, 1);
-  const pool::SumReducer<T, Power> sum{power};
-  const int64_t planes = s.N * s.C;
-#pragma omp parallel num_threads(threads_for(planes))
-  {
-    std::vector<T> h(s.H * s.Q);
-#pragma omp for schedule(static)
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      T* y_c = y + plane * s.P * s.Q;
-      pool::pool_plane(sum, s, rows, cols, x + plane * s.H * s.W, h.data(), y_c);
-      for (int64_t i = 0; i < s.P * s.Q; ++i) y_c[i] = norm.root(y_c[i]);
-    }
-  }
+  pool::pool_planes(pool::SumReducer<T, Power>{power}, s, rows, cols, x, y, [&](T* y_c) {
+    for (int64_t i = 0; i < s.P * s.Q; ++i) y_c[i] = norm.root(y_c[i]);
+  });
 }
 
 }  // namespace

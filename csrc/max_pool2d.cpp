@@ -93,19 +93,18 @@ template <typename T>
 void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, s.dil_h);
   const pool::Taps cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, s.dil_w);
+  if (!indices) {
+    pool::pool_planes(pool::MaxReducer<T>{}, s, rows, cols, x, y, [](T*) {});
+    return;
+  }
   const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
 #pragma omp parallel num_threads(threads_for(planes))
   {
     std::vector<T> hv(s.H * s.Q);
-    std::vector<int64_t> hc(indices ? s.H * s.Q : 0);
+    std::vector<int64_t> hc(s.H * s.Q);
 #pragma omp for schedule(static)
     for (int64_t plane = 0; plane < planes; ++plane) {
-      if (indices) {
-        max_plane_argmax(s, rows, cols, x + plane * HW, hv.data(), hc.data(), y + plane * PQ,
-                         indices + plane * PQ);
-      } else {
-        pool::pool_plane(pool::MaxReducer<T>{}, s, rows, cols, x + plane * HW, hv.data(), y + plane * PQ);
-      }
+      max_plane_argmax(s, rows, cols, x + plane * HW, hv.data(), hc.data(), y + plane * PQ, indices + plane * PQ);
     }
   }
 }

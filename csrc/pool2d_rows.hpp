@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cnnkernels/shapes.hpp"
+#include "cnnkernels/threads.hpp"
 
 namespace ck {
 namespace pool {
@@ -101,6 +102,24 @@ void pool_plane(const Reducer& red, const Pool2dShape& s, const Taps& rows, cons
     for (int64_t r = rows.lo[p] + 1; r < rows.hi[p]; ++r) {
       const T* h_row = h + (ih0 + r * s.dil_h) * s.Q;
       for (int64_t q = 0; q < s.Q; ++q) y_row[q] = red.combine(y_row[q], h_row[q]);
+    }
+  }
+}
+
+// Every N*C plane of x in parallel (each thread with its own H x Q row-pass buffer): y = pooled x, then
+// finish(y_plane) on each output plane (averaging, the Lp root; nothing for max).
+template <typename T, typename Reducer, typename Finish>
+void pool_planes(const Reducer& red, const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* x, T* y,
+                 Finish finish) {
+  const int64_t planes = s.N * s.C;
+#pragma omp parallel num_threads(threads_for(planes))
+  {
+    std::vector<T> h(s.H * s.Q);
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      T* y_c = y + plane * s.P * s.Q;
+      pool_plane(red, s, rows, cols, x + plane * s.H * s.W, h.data(), y_c);
+      finish(y_c);
     }
   }
 }
