@@ -25,19 +25,10 @@
 // with w = e^(-2 pi i / (r * m)). The per-stage twiddles w^(p k), k in [1, r), are
 // precomputed in the plan as tw[p * (r - 1) + (k - 1)]. Only forward (e^-) transforms
 // exist; the inverse is done by swapping re and im on input and output.
-#pragma once
-
-#include <cstddef>
-
-namespace ck {
-namespace fft {
-namespace detail {
-
-#if defined(__GNUC__) || defined(__clang__)
-#define CK_RESTRICT __restrict__
-#else
-#define CK_RESTRICT
-#endif
+//
+// No include guard on purpose: fft_kernels.hpp includes this file, and fft.cpp includes
+// fft_kernels.hpp once per instruction set, each time inside its own namespace
+// (ck::fft::detail::baseline, ck::fft::detail::avx2). Include no standard headers here.
 
 // ----------------------------------------------------------------------------
 // One stage of the Stockham FFT, per radix.
@@ -264,7 +255,3 @@ static inline void generic_stage(int r, int s, int m, const T* twr, const T* twi
         }
     }
 }
-
-}  // namespace detail
-}  // namespace fft
-}  // namespace ck
