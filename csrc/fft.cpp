@@ -15,7 +15,9 @@
 //     and the result is de-interleaved into the planar outputs.
 //   - row/column lanes (large images, e.g. 1024x1024): one image at a time; the row pass
 //     transposes L rows into lanes and back, the column pass transforms L adjacent columns of
-//     the planar spectrum in place (they are already lane vectors: stride wc).
+//     the planar spectrum in place (they are already lane vectors: stride wc). For large h the
+//     column pass is split four-step (h = h1 * h2) so that it works on blocks of about
+//     sqrt(h) rows that stay in L2 and in the TLB.
 #include "cnnkernels/fft.hpp"
 
 #include <algorithm>
@@ -135,6 +137,10 @@ struct Plan2D {
     detail::Plan1D<T> col;          // complex FFT along ky, length h
     detail::Plan1D<T> row;          // complex FFT along x: length w/2 (w even) or w (w odd)
     std::vector<T> rtw_re, rtw_im;  // e^(-2 pi i k / w), k in [0, w/2]: real-FFT split step
+    // Large images: the column pass is split four-step, h = h1 * h2 (see fft_kernels.hpp).
+    int h1 = 0, h2 = 0;             // 0: not split
+    detail::Plan1D<T> col1, col2;   // complex FFTs of length h1 and h2
+    std::vector<T> ctw_re, ctw_im;  // e^(-2 pi i t / h), t in [0, h)
     std::size_t workspace = 0;      // scratch elements of T needed by one rfft2/irfft2 call
 };
 
@@ -224,11 +230,31 @@ static std::unique_ptr<Plan2D<T>> make_plan_2d(int h, int w) {
     // Tile lanes while the interleaved group spectrum stays small (fits in L2 with room).
     const std::size_t group_bytes = (std::size_t)h * P->wc * 2 * L * sizeof(T);
     P->tile_lanes = group_bytes <= (std::size_t)160 * 1024;
+    // Split the column pass four-step when the spectrum is large (h1 = largest divisor of h
+    // not above sqrt(h), if that is not tiny). Measured on Zen 3: a clear gain from 1024 x 1024
+    // up (fewer L2 and TLB misses), a small loss at 512 x 512.
+    const std::size_t spec_bytes = (std::size_t)h * P->wc * 2 * sizeof(T);
+    if (h >= 256 && spec_bytes > (std::size_t)3 * 1024 * 1024) {
+        int d = 1;
+        for (int c = 2; c * c <= h; ++c)
+            if (h % c == 0) d = c;
+        if (d >= 8) {
+            P->h1 = d;
+            P->h2 = h / d;
+            P->col1.init(P->h1);
+            P->col2.init(P->h2);
+            for (int t = 0; t < h; ++t) {
+                const long double a = -2.0L * 3.14159265358979323846264338327950288L * t / h;
+                P->ctw_re.push_back((T)std::cos(a));
+                P->ctw_im.push_back((T)std::sin(a));
+            }
+        }
+    }
 
     const std::size_t hs = h, ws = w, wcs = P->wc;
     const std::size_t scratch = std::max(8 * ws * L, 4 * hs * L);
     const std::size_t tiles = hs * wcs * 2 * L + ws * L + scratch;
-    const std::size_t rowcol = 2 * hs * wcs + ws * L + wcs * 2 * L + hs * 2 * L + scratch;
+    const std::size_t rowcol = 2 * hs * wcs + ws * L + wcs * 2 * L + 2 * hs * 2 * L + scratch;
     P->workspace = std::max(tiles, rowcol);
     return P;
 }

@@ -330,40 +330,170 @@ static void irfft2_tile_lanes(const Plan2D<T>& P, int b0, int G,
 }
 
 // ----------------------------------------------------------------------------
-// Strategy "row/column lanes": one tile at a time.
-// Forward workspace: rowbuf (w L) | R (wc 2L) | C (h 2L) | scratch.
+// Strategy "row/column lanes": one tile at a time (large images).
+// Forward workspace: rowbuf (w L) | R (wc 2L) | C (h 2L) | tmp (h 2L) | scratch.
 // Inverse workspace: W (2 h wc, planar) | the same.
 
-// Column pass over a planar h x wc spectrum (row stride wc), src -> dst (may be equal):
-// L adjacent columns are a lane sequence with stride wc, so they are transformed where they
-// are; the wc % L leftover columns go through a small buffer C (h * 2L).
+// rows[i][j] = src[j * ss + i] for i in [0, ni), j in [0, nj): lanes -> rows (ni <= L).
 template <typename T, int L>
-static void column_pass(const Plan2D<T>& P, bool inverse,
-                        const T* sre, const T* sim, T* dre, T* dim, T* C, T* scratch) {
-    const int h = P.h, wc = P.wc;
-    if (inverse) {  // inverse = forward with re and im swapped
-        std::swap(sre, sim);
-        std::swap(dre, dim);
+static void transpose_to_rows(int ni, int nj, const T* CK_RESTRICT src, std::ptrdiff_t ss,
+                              T* const* rows) {
+    int j0 = 0;
+    if (ni == L) {
+        T t[L * L];
+        for (; j0 + L <= nj; j0 += L) {
+            transpose_block<T, L>(src + j0 * ss, ss, t, L);
+            for (int i = 0; i < L; ++i)
+                for (int j = 0; j < L; ++j) rows[i][j0 + j] = t[i * L + j];
+        }
     }
+    for (int i = 0; i < ni; ++i)
+        for (int j = j0; j < nj; ++j) rows[i][j] = src[j * ss + i];
+}
+
+// dst[j * ds + i] = rows[i][j] for i in [0, ni), j in [0, nj): rows -> lanes (ni <= L).
+template <typename T, int L>
+static void transpose_from_rows(int ni, int nj, const T* const* rows, T* CK_RESTRICT dst,
+                                std::ptrdiff_t ds) {
+    int j0 = 0;
+    if (ni == L) {
+        T t[L * L];
+        for (; j0 + L <= nj; j0 += L) {
+            for (int i = 0; i < L; ++i)
+                for (int j = 0; j < L; ++j) t[i * L + j] = rows[i][j0 + j];
+            transpose_block<T, L>(t, L, dst + j0 * ds, ds);
+        }
+    }
+    for (int i = 0; i < ni; ++i)
+        for (int j = j0; j < nj; ++j) dst[j * ds + i] = rows[i][j];
+}
+
+// Column transforms over a set of q rows of a planar spectrum (row stride wc): rows
+// row0 + i * rstep, i in [0, q), of every column kx, transformed with plan Q (length q) from
+// (sre, sim) to the same rows of (dre, dim) (may be the same planes). With tw_a > 0, output
+// element k is also multiplied by e^(-2 pi i (tw_a k mod h) / h) (the four-step twiddle).
+// L adjacent columns are a lane sequence with stride rstep * wc, so they are transformed where
+// they are; the wc % L leftover columns go through the buffer C (q * 2L).
+template <typename T, int L>
+static void column_ffts(const Plan2D<T>& P, const Plan1D<T>& Q, int q, std::ptrdiff_t row0,
+                        std::ptrdiff_t rstep, int tw_a, const T* sre, const T* sim, T* dre,
+                        T* dim, T* C, T* tmp, T* scratch) {
+    const int wc = P.wc, h = P.h;
+    const std::ptrdiff_t st = rstep * wc;
+    // multiply the transformed lane sequence t (split per element) by the twiddles, store to y
+    auto twiddle_store = [&](const T* t, T* yr, T* yi, std::ptrdiff_t ys, int nl) {
+        int e = 0;  // tw_a * k mod h
+        for (int k = 0; k < q; ++k, e = (e + tw_a >= h ? e + tw_a - h : e + tw_a)) {
+            const T wr = P.ctw_re[e], wi = P.ctw_im[e];
+            const T* tk = t + (std::size_t)k * 2 * L;
+            T* yrk = yr + k * ys;
+            T* yik = yi + k * ys;
+            if (nl == L) {
+#pragma omp simd
+                for (int l = 0; l < L; ++l) {
+                    const T ar = tk[l], ai = tk[L + l];
+                    yrk[l] = ar * wr - ai * wi;
+                    yik[l] = ar * wi + ai * wr;
+                }
+            } else {
+                for (int l = 0; l < nl; ++l) {
+                    const T ar = tk[l], ai = tk[L + l];
+                    yrk[l] = ar * wr - ai * wi;
+                    yik[l] = ar * wi + ai * wr;
+                }
+            }
+        }
+    };
     int kx0 = 0;
-    for (; kx0 + L <= wc; kx0 += L)
-        cfft_lanes<T, L>(P.col, sre + kx0, sim + kx0, wc, dre + kx0, dim + kx0, wc, scratch);
-    const int nt = wc - kx0;
-    if (nt > 0) {
-        for (int y = 0; y < h; ++y) {
-            for (int l = 0; l < L; ++l) {
-                C[y * 2 * L + l] = l < nt ? sre[y * wc + kx0 + l] : T(0);
-                C[y * 2 * L + L + l] = l < nt ? sim[y * wc + kx0 + l] : T(0);
-            }
-        }
-        cfft_lanes<T, L>(P.col, C, C + L, 2 * L, C, C + L, 2 * L, scratch);
-        for (int y = 0; y < h; ++y) {
-            for (int l = 0; l < nt; ++l) {
-                dre[y * wc + kx0 + l] = C[y * 2 * L + l];
-                dim[y * wc + kx0 + l] = C[y * 2 * L + L + l];
-            }
+    for (; kx0 + L <= wc; kx0 += L) {
+        const T* xr = sre + row0 * wc + kx0;
+        const T* xi = sim + row0 * wc + kx0;
+        T* yr = dre + row0 * wc + kx0;
+        T* yi = dim + row0 * wc + kx0;
+        if (tw_a == 0) {
+            cfft_lanes<T, L>(Q, xr, xi, st, yr, yi, st, scratch);
+        } else {
+            cfft_lanes<T, L>(Q, xr, xi, st, tmp, tmp + L, 2 * L, scratch);
+            twiddle_store(tmp, yr, yi, st, L);
         }
     }
+    const int nt = wc - kx0;
+    if (nt == 0) return;
+    for (int i = 0; i < q; ++i) {
+        const T* xr = sre + (row0 + i * rstep) * wc + kx0;
+        const T* xi = sim + (row0 + i * rstep) * wc + kx0;
+        for (int l = 0; l < L; ++l) {
+            C[i * 2 * L + l] = l < nt ? xr[l] : T(0);
+            C[i * 2 * L + L + l] = l < nt ? xi[l] : T(0);
+        }
+    }
+    T* yr = dre + row0 * wc + kx0;
+    T* yi = dim + row0 * wc + kx0;
+    if (tw_a == 0) {
+        cfft_lanes<T, L>(Q, C, C + L, 2 * L, C, C + L, 2 * L, scratch);
+        for (int i = 0; i < q; ++i)
+            for (int l = 0; l < nt; ++l) {
+                yr[i * st + l] = C[i * 2 * L + l];
+                yi[i * st + l] = C[i * 2 * L + L + l];
+            }
+    } else {
+        cfft_lanes<T, L>(Q, C, C + L, 2 * L, tmp, tmp + L, 2 * L, scratch);
+        twiddle_store(tmp, yr, yi, st, nt);
+    }
+}
+
+// Where the row pass of a large image keeps image row y, and where the inverse column pass
+// leaves row y of its result. With a split column pass (h = h1 * h2) these are permutations
+// that let both four-step halves run in place on blocks of rows (see column_pass_*);
+// otherwise the identity.
+template <typename T>
+static inline int fwd_row_slot(const Plan2D<T>& P, int y) {
+    return P.h1 ? y / P.h2 + P.h1 * (y % P.h2) : y;
+}
+template <typename T>
+static inline int inv_row_slot(const Plan2D<T>& P, int y) {
+    return P.h1 ? P.h1 * (y % P.h2) + y / P.h2 : y;
+}
+
+// Forward column pass, in place. Split (h = h1 * h2, y = j1 h2 + j2, ky = k1 + h1 k2):
+// row slot j1 + h1 j2 holds image row y. Step 1, for each j2: the h1 adjacent slots
+// h1 j2 + [0, h1) get an h1-point FFT over j1 and the twiddles e^(-2 pi i j2 k1 / h) (slot
+// h1 j2 + k1). Step 2, for each k1: the h2 slots k1 + h1 [0, h2) get an h2-point FFT over
+// j2, which leaves ky = k1 + h1 k2 in slot ky, i.e. natural order. Each step touches about
+// sqrt(h) rows at a time, which stay in L2 and in the TLB while all columns go through.
+template <typename T, int L>
+static void column_pass_fwd(const Plan2D<T>& P, T* re, T* im, T* C, T* tmp, T* scratch) {
+    if (!P.h1) {
+        column_ffts<T, L>(P, P.col, P.h, 0, 1, 0, re, im, re, im, C, tmp, scratch);
+        return;
+    }
+    const int h1 = P.h1, h2 = P.h2;
+    for (int j2 = 0; j2 < h2; ++j2)
+        column_ffts<T, L>(P, P.col1, h1, (std::ptrdiff_t)h1 * j2, 1, j2, re, im, re, im, C, tmp,
+                          scratch);
+    for (int k1 = 0; k1 < h1; ++k1)
+        column_ffts<T, L>(P, P.col2, h2, k1, h1, 0, re, im, re, im, C, tmp, scratch);
+}
+
+// Inverse column pass, spectrum (natural order) -> W. Split (y = j1 + h1 j2 now indexes the
+// spectrum rows, ky = k2 + h2 k1 the result): step 1, for each j1: rows j1 + h1 [0, h2)
+// get an h2-point FFT over j2 and the twiddles e^(-2 pi i j1 k2 / h) (row j1 + h1 k2 of W);
+// step 2, for each k2: W rows h1 k2 + [0, h1) get an h1-point FFT over j1 in place, which
+// leaves result row ky in W row inv_row_slot(ky) = h1 k2 + k1. (Inverse transforms are
+// forward ones with re and im swapped.)
+template <typename T, int L>
+static void column_pass_inv(const Plan2D<T>& P, const T* re, const T* im, T* Wr, T* Wi, T* C,
+                            T* tmp, T* scratch) {
+    if (!P.h1) {
+        column_ffts<T, L>(P, P.col, P.h, 0, 1, 0, im, re, Wi, Wr, C, tmp, scratch);
+        return;
+    }
+    const int h1 = P.h1, h2 = P.h2;
+    for (int j1 = 0; j1 < h1; ++j1)
+        column_ffts<T, L>(P, P.col2, h2, j1, h1, j1, im, re, Wi, Wr, C, tmp, scratch);
+    for (int k2 = 0; k2 < h2; ++k2)
+        column_ffts<T, L>(P, P.col1, h1, (std::ptrdiff_t)h1 * k2, 1, 0, Wi, Wr, Wi, Wr, C, tmp,
+                          scratch);
 }
 
 template <typename T, int L>
@@ -374,24 +504,32 @@ static void rfft2_rowcol(const Plan2D<T>& P, const T* xb, std::ptrdiff_t xrs,
     T* rowbuf = ws;
     T* R = rowbuf + (std::size_t)w * L;
     T* C = R + (std::size_t)wc * 2 * L;
-    T* scratch = C + (std::size_t)h * 2 * L;
+    T* tmp = C + (std::size_t)h * 2 * L;
+    T* scratch = tmp + (std::size_t)h * 2 * L;
 
-    // Row pass, L rows at a time: transpose the rows into lanes, real FFT, transpose back.
+    // Row pass, L rows at a time: transpose the rows into lanes, real FFT, transpose back
+    // (into the row slots the column pass wants).
     for (int y0 = row0; y0 < row0 + rows; y0 += L) {
         const int G = std::min(L, row0 + rows - y0);
         if (cols != w || G != L) std::memset(rowbuf, 0, sizeof(T) * w * L);
         transpose<T, L>(cols, G, xb + (std::ptrdiff_t)(y0 - row0) * xrs, xrs, rowbuf + col0 * L, L);
         r2c_lanes<T, L>(P, rowbuf, R, R + L, 2 * L, scratch);
-        transpose<T, L>(G, wc, R, 2 * L, re + (std::ptrdiff_t)y0 * wc, wc);
-        transpose<T, L>(G, wc, R + L, 2 * L, im + (std::ptrdiff_t)y0 * wc, wc);
+        T* dr[L];
+        T* di[L];
+        for (int l = 0; l < G; ++l) {
+            dr[l] = re + (std::ptrdiff_t)fwd_row_slot(P, y0 + l) * wc;
+            di[l] = im + (std::ptrdiff_t)fwd_row_slot(P, y0 + l) * wc;
+        }
+        transpose_to_rows<T, L>(G, wc, R, 2 * L, dr);
+        transpose_to_rows<T, L>(G, wc, R + L, 2 * L, di);
     }
     // Rows outside the input window are zero.
-    std::memset(re, 0, sizeof(T) * row0 * wc);
-    std::memset(im, 0, sizeof(T) * row0 * wc);
-    std::memset(re + (std::size_t)(row0 + rows) * wc, 0, sizeof(T) * (h - row0 - rows) * wc);
-    std::memset(im + (std::size_t)(row0 + rows) * wc, 0, sizeof(T) * (h - row0 - rows) * wc);
-    // Column pass, in place.
-    column_pass<T, L>(P, false, re, im, re, im, C, scratch);
+    for (int y = 0; y < h; ++y) {
+        if (y >= row0 && y < row0 + rows) continue;
+        std::memset(re + (std::ptrdiff_t)fwd_row_slot(P, y) * wc, 0, sizeof(T) * wc);
+        std::memset(im + (std::ptrdiff_t)fwd_row_slot(P, y) * wc, 0, sizeof(T) * wc);
+    }
+    column_pass_fwd<T, L>(P, re, im, C, tmp, scratch);
 }
 
 template <typename T, int L>
@@ -404,16 +542,22 @@ static void irfft2_rowcol(const Plan2D<T>& P, const T* re, const T* im,
     T* rowbuf = Wi + (std::size_t)h * wc;
     T* R = rowbuf + (std::size_t)w * L;
     T* C = R + (std::size_t)wc * 2 * L;
-    T* scratch = C + (std::size_t)h * 2 * L;
+    T* tmp = C + (std::size_t)h * 2 * L;
+    T* scratch = tmp + (std::size_t)h * 2 * L;
 
-    // Column pass: spectrum -> W (inverse along ky).
-    column_pass<T, L>(P, true, re, im, Wr, Wi, C, scratch);
+    column_pass_inv<T, L>(P, re, im, Wr, Wi, C, tmp, scratch);
     // Row pass over the output window, L rows at a time.
     for (int y0 = row0; y0 < row0 + rows; y0 += L) {
         const int G = std::min(L, row0 + rows - y0);
+        const T* sr[L];
+        const T* si[L];
+        for (int l = 0; l < G; ++l) {
+            sr[l] = Wr + (std::ptrdiff_t)inv_row_slot(P, y0 + l) * wc;
+            si[l] = Wi + (std::ptrdiff_t)inv_row_slot(P, y0 + l) * wc;
+        }
         if (G < L) std::memset(R, 0, sizeof(T) * wc * 2 * L);
-        transpose<T, L>(wc, G, Wr + (std::ptrdiff_t)y0 * wc, wc, R, 2 * L);
-        transpose<T, L>(wc, G, Wi + (std::ptrdiff_t)y0 * wc, wc, R + L, 2 * L);
+        transpose_from_rows<T, L>(G, wc, sr, R, 2 * L);
+        transpose_from_rows<T, L>(G, wc, si, R + L, 2 * L);
         c2r_lanes<T, L>(P, R, R + L, 2 * L, rowbuf, scratch);
         transpose_scale<T, L>(G, cols, rowbuf + col0 * L, L, yb + (std::ptrdiff_t)(y0 - row0) * yrs,
                               yrs, scale, accumulate);
