@@ -33,6 +33,13 @@
 #include <utility>
 #include <vector>
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CK_FFT_HAVE_AVX2 1
+#include <immintrin.h>
+#else
+#define CK_FFT_HAVE_AVX2 0
+#endif
+
 namespace ck {
 namespace fft {
 
@@ -170,14 +177,16 @@ static T* thread_scratch(std::size_t count) {
 #define CK_RESTRICT
 #endif
 
+#define CK_FFT_AVX2_KERNELS 0
 namespace detail {
 namespace baseline {
 #include "fft_kernels.hpp"
 }  // namespace baseline
 }  // namespace detail
+#undef CK_FFT_AVX2_KERNELS
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define CK_FFT_HAVE_AVX2 1
+#if CK_FFT_HAVE_AVX2
+#define CK_FFT_AVX2_KERNELS 1
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace detail {
@@ -186,8 +195,7 @@ namespace avx2 {
 }  // namespace avx2
 }  // namespace detail
 #pragma GCC pop_options
-#else
-#define CK_FFT_HAVE_AVX2 0
+#undef CK_FFT_AVX2_KERNELS
 #endif
 
 namespace detail {

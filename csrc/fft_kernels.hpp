@@ -5,8 +5,9 @@
 // No include guard on purpose: fft.cpp includes this file once per instruction set, inside
 // namespace ck::fft::detail::baseline and (GCC on x86-64) again inside
 // ck::fft::detail::avx2 under `#pragma GCC target("avx2,fma")`, so the same plain C++ is
-// compiled twice and the faster copy is picked at run time. Plan1D, Plan2D, Stage, Lanes and
-// CK_RESTRICT come from fft.cpp; include no standard headers here.
+// compiled twice and the faster copy is picked at run time. Plan1D, Plan2D, Stage, Lanes,
+// CK_RESTRICT and CK_FFT_AVX2_KERNELS (1 in the AVX2 copy: enables a few AVX intrinsics)
+// come from fft.cpp; include no standard headers here.
 //
 // Shapes (all per 2-D transform): tile h x w real, spectrum h x wc complex (wc = w/2 + 1),
 // L lanes per vector. Buffer layouts used below:
@@ -19,10 +20,51 @@
 // ----------------------------------------------------------------------------
 // Transposes (the compiler turns the fixed-size block into vector loads and shuffles)
 
+#if CK_FFT_AVX2_KERNELS
+// AVX versions of the L x L block transpose below: GCC's own vectorisation of the plain loop
+// is good for SSE but fragile for AVX (for double it can be 5x slower), so spell it out.
+static inline void transpose_block_avx(const float* src, std::ptrdiff_t ss, float* dst,
+                                       std::ptrdiff_t ds) {
+    __m256 r[8], t[8], u[8];
+    for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * ss);
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int j = 0; j < 8; j += 4) {
+        u[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
+        u[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xEE);
+        u[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+        u[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(dst + i * ds, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ds, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+static inline void transpose_block_avx(const double* src, std::ptrdiff_t ss, double* dst,
+                                       std::ptrdiff_t ds) {
+    const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + ss);
+    const __m256d r2 = _mm256_loadu_pd(src + 2 * ss), r3 = _mm256_loadu_pd(src + 3 * ss);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + ds, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * ds, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * ds, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#endif
+
 // dst[i * ds + j] = src[j * ss + i] for i, j in [0, L).
 template <typename T, int L>
 static inline void transpose_block(const T* CK_RESTRICT src, std::ptrdiff_t ss,
                                    T* CK_RESTRICT dst, std::ptrdiff_t ds) {
+#if CK_FFT_AVX2_KERNELS
+    if constexpr (L * sizeof(T) == 32) {
+        transpose_block_avx(src, ss, dst, ds);
+        return;
+    }
+#endif
     T t[L * L];
     for (int i = 0; i < L; ++i)
         for (int j = 0; j < L; ++j) t[i * L + j] = src[j * ss + i];
