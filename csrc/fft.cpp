@@ -20,6 +20,8 @@
 //     sqrt(h) rows that stay in L2 and in the TLB.
 #include "cnnkernels/fft.hpp"
 
+#include "cnnkernels/cpu_features.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -200,20 +202,15 @@ namespace avx2 {
 
 namespace detail {
 
-// Use the AVX2+FMA kernels when the CPU (and OS) supports them, unless the environment
-// variable CK_FFT_ISA=baseline asks for the baseline ones (for tests and comparisons).
+// Use the AVX2+FMA kernels when the package's active instruction set (ck::active_isa(), see
+// cpu_features.hpp) is AVX2 or wider: CNNKERNELS_ISA=scalar or set_active_isa(Isa::scalar)
+// selects the baseline ones. Asked on every call, since the active set may change at run time.
 static bool use_avx2() {
-    static const bool yes = [] {
 #if CK_FFT_HAVE_AVX2
-        const char* env = std::getenv("CK_FFT_ISA");
-        if (env && std::strcmp(env, "baseline") == 0) return false;
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return active_isa() != Isa::scalar;
 #else
-        return false;
+    return false;
 #endif
-    }();
-    return yes;
 }
 
 }  // namespace detail

@@ -18,9 +18,39 @@ template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 template <typename T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
+template <typename T>
+void conv2d_fft(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y);
 
 // Extra memory (bytes) the im2col algorithm allocates for this geometry: the bounded column buffer.
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
+
+// How algo="fft" runs a geometry (conv2d_fft.cpp): a stride > 1 convolution is first split into phases
+// (polyphase), giving one stride-1 correlation with more input channels; its output is cut into tiles, each
+// computed by overlap-save with one fft_h x fft_w real transform per channel. Chosen by a cost model of
+// transform and pointwise work under a memory bound; independent of the thread count (results are too).
+struct Conv2dFftPlan {
+  int64_t fft_h = 0, fft_w = 0;        // transform size
+  int64_t tile_h = 0, tile_w = 0;      // output tile per transform: fft - kernel + 1
+  int64_t tiles_h = 0, tiles_w = 0;    // tiles per image
+  int64_t kernel_h = 0, kernel_w = 0;  // kernel of the stride-1 problem (dilated, then split into phases)
+  int64_t in_h = 0, in_w = 0;          // its input: the image, or one phase image (padding folded in)
+  bool polyphase = false;              // stride > 1 computed as a sum over phases
+  int64_t phases_h = 1, phases_w = 1;  // phases that carry kernel taps, per dimension
+  int64_t channels = 0;                // input channels of the stride-1 problem: C/groups * phases
+  int64_t tile_batch = 0;              // tiles transformed, multiplied and inverted together (one chunk)
+  int64_t k_block = 0;                 // output channels whose kernel spectra are held at once
+  bool kernels_once = true;            // kernel spectra computed once per call (else once per chunk)
+  int64_t spectra_bytes = 0;           // the spectra buffers (kernels, tiles in, tiles out)
+  int64_t workspace_bytes = 0;         // all extra memory of one call, incl. per-thread FFT scratch
+  double cost = 0;                     // the model's estimate (about ns of one core)
+};
+
+// The plan conv2d_fft uses; force_fft_h/w > 0 impose a transform size (tests, experiments).
+Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h = 0,
+                              int64_t force_fft_w = 0);
+template <typename T>
+void conv2d_fft_with_plan(const Conv2dShape& s, const Conv2dFftPlan& plan, const T* x, const T* w, const T* bias,
+                          T* y);
 
 // The algorithm algo="auto" runs for this geometry (a cost model; times nothing).
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes);
