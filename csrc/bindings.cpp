@@ -152,7 +152,8 @@ py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::ar
     plan["fft_channels"] = f.channels;
     plan["tile_batch"] = f.tile_batch;
     plan["k_block"] = f.k_block;
-    plan["kernel_spectra_once"] = f.kernels_once;
+    plan["order"] = f.kernels_first ? "kernels_first" : "tiles_first";
+    plan["passes"] = f.passes;
     plan["spectra_bytes"] = f.spectra_bytes;
     plan["cost_estimate"] = f.cost;
   }

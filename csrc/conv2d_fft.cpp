@@ -1,40 +1,41 @@
 // conv2d_fft.cpp: 2-D convolution (cross-correlation) through the Fourier domain on the CPU, algo="fft".
 //
 // Dimensions: N batch, C in-channels, K out-channels, H W input, R S kernel, P Q output; per group
-// Cg = C/groups and Kg = K/groups. Each group is an independent convolution, run one after the other.
+// Cg = C/groups and Kg = K/groups (groups are independent convolutions).
 //
 // 1. Stride-1 problem. A stride-1 layer is used as it is: its kernel is the dilated kernel (zeros between
 //    the taps), its input the image, read in place with the padding as zero fill. A layer with stride
 //    (sh, sw) > 1 is split into phases (polyphase): with the dilated kernel wd and the padded image xp,
 //        y[p][q] = sum_(a,b) sum_(u,v) z_ab[p + u][q + v] · w_ab[u][v],
 //        z_ab[i][j] = xp[i*sh + a][j*sw + b],   w_ab[u][v] = wd[u*sh + a][v*sw + b],
-//    i.e. a stride-1 correlation whose input channels are the Cg·sh·sw phase images (gathered per image,
-//    padding folded in) and whose kernels are the phase kernels of about R/sh x S/sw taps. It computes
-//    exactly the P x Q outputs wanted, with the same amount of input and the same taps: computing the
-//    stride-1 output and keeping one pixel in sh·sw would do sh·sw times the transform work. Phases that
-//    no dilated tap falls on (kernel smaller than the stride, dilation a multiple of it) are left out.
+//    i.e. a stride-1 correlation whose input channels are the Cg·sh·sw phase images and whose kernels are
+//    the phase kernels of about R/sh x S/sw taps. It computes exactly the P x Q outputs wanted, from the
+//    same amount of input and the same taps; computing the stride-1 output and keeping one pixel in sh·sw
+//    would do sh·sw times the transform work. Phases that no dilated tap falls on (kernel smaller than the
+//    stride, dilation a multiple of it) are left out. The phase images are never stored whole: each tile
+//    gathers its window of them.
 //
 // 2. Tiling, overlap-save. The output is cut into tiles of tile_h x tile_w; the tile's input window of
 //    fft_h x fft_w = (tile + kernel - 1) is transformed, multiplied by the kernel spectrum, and of the
-//    circular correlation that comes back the first tile_h x tile_w values are exact (no wrap-around) and
-//    are all that is kept. The transform size is chosen among the sizes with factors 2, 3, 5 by a cost model
-//    (plan_conv2d_fft below), from small tiles (many channels, small kernels) to one tile per image.
+//    circular correlation that comes back the first tile_h x tile_w values are exact (no wrap-around); they
+//    are all that is kept. Cross-correlation is the product with the *conjugate* kernel spectrum, the kernel
+//    placed at the origin: corr[i] = sum_u t[i + u] ker[u] has spectrum T · conj(KER).
 //
-// 3. Pipeline, per group: the Kg x C' kernels (C' the stride-1 problem's channels) are zero-filled to the
-//    transform size and transformed once per call (or once per block of output channels when their spectra
-//    would not fit the memory bound); then per chunk of tiles (several images, or part of one):
-//       a. transform each tile's window of every input channel           -> X (tiles x C' spectra)
-//       b. at every frequency bin, Y = X · conj(W) over the channels     -> Y (tiles x Kg spectra):
-//          a batched complex GEMM, vectorised across bins (conv2d_fft_cgemm*.cpp)
-//       c. inverse-transform Y, writing the cropped tiles into y; add the bias while they are in cache.
-//    Cross-correlation is the product with the *conjugate* kernel spectrum, kernel placed at the origin:
-//    corr[i] = sum_u t[i + u] ker[u] has spectrum T · conj(KER), exact for i < fft - kernel + 1.
+// 3. Pipeline. In the Fourier domain the layer is, at every frequency bin, a complex matrix product
+//    Y[tiles x K] = X[tiles x C'] · conj(W)[C' x K] (conv2d_fft_cgemm.hpp). One operand is transformed first,
+//    by all threads, into a shared buffer; then each work item transforms its share of the other operand,
+//    multiplies, inverse-transforms and writes its part of y (crop, bias):
+//      kernels first: W for all K x C' kernels is shared; an item is a run of tiles (big images);
+//      tiles first:   X for all tiles is shared; an item is a block of output channels (many channels,
+//                     small images: AlexNet conv2 has 24576 kernels and 32 tiles).
+//    So a call has one barrier (two per pass when the shared spectra must come in parts to respect the
+//    memory bound; the other operand is then transformed again per part). Few barriers matter on a loaded
+//    machine: each can wait for a descheduled thread. The transform size, order, item sizes and parts are
+//    chosen by a cost model (plan_conv2d_fft).
 //
-// Threads: the transforms are parallel over tiles (each a batch over channels) or, for few channels, over
-// runs of tiles of a row (a batch over tile positions); the GEMM over blocks of bins and tiles; the kernel
-// transforms over output channels. The plan does not depend on the thread count and every value is
+// Threads: items are scheduled dynamically; the plan does not depend on the thread count, and every value is
 // computed by the same operations whichever thread runs it, so results are identical for any thread count.
-// All state is per call (the FFT plans are shared and immutable), so several Python threads may call at once.
+// All state is per call (the FFT plans are shared and immutable): several Python threads may call at once.
 #include <omp.h>
 
 #include <algorithm>
@@ -54,19 +55,23 @@
 namespace ck {
 namespace {
 
+using fft_conv_detail::kBlockBins;
 using fft_conv_detail::SpectraGemm;
 using fft_conv_detail::SpectraGemmFn;
+
+int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // ---------------------------------------------------------------------------------------------------------
 // The stride-1 problem (section 1 above)
 
 struct Core {
   bool polyphase = false;
-  int64_t kr = 0, ks = 0;               // kernel
-  int64_t in_h = 0, in_w = 0;           // input planes
-  int64_t pad_t = 0, pad_l = 0;         // zero rows / columns before them (0 with polyphase: folded in)
+  int64_t kr = 0, ks = 0;                 // kernel
+  int64_t in_h = 0, in_w = 0;             // input planes (the phase images with their padding, if polyphase)
+  int64_t pad_t = 0, pad_l = 0;           // zero rows / columns before them (0 with polyphase: folded in)
   std::vector<int64_t> phase_h, phase_w;  // the row / column phases with taps ({0} without a stride)
-  int64_t channels = 0;                 // Cg * phases: channel c' = (c * phases_h + ih) * phases_w + iw
+  int64_t channels = 0;                   // Cg * phases: channel c' = (c * phases_h + ih) * phases_w + iw
 };
 
 // Phases a in [0, stride) on which some dilated tap r * dil falls.
@@ -94,8 +99,8 @@ Core make_core(const Conv2dShape& s) {
     c.phase_h = {0};
     c.phase_w = {0};
   } else {
-    c.kr = (eff_r + s.stride_h - 1) / s.stride_h;
-    c.ks = (eff_s + s.stride_w - 1) / s.stride_w;
+    c.kr = ceil_div(eff_r, s.stride_h);
+    c.ks = ceil_div(eff_s, s.stride_w);
     c.in_h = s.P + c.kr - 1;  // the rows the P output rows read
     c.in_w = s.Q + c.ks - 1;
     c.phase_h = used_phases(s.R, s.dil_h, s.stride_h);
@@ -113,45 +118,21 @@ inline int64_t source_tap(int64_t u, int64_t a, int64_t stride, int64_t dil, int
   return d / dil < taps ? d / dil : -1;
 }
 
-// Phase image z[i][j] = x[i*sh + a - pad_top][j*sw + b - pad_left] (0 outside x), i < zh, j < zw.
-template <typename T>
-void gather_phase(const Conv2dShape& s, const T* xc, int64_t a, int64_t b, int64_t zh, int64_t zw, T* z) {
-  int64_t j_lo, j_hi;
-  detail::inside_range(b - s.pad_left, s.stride_w, s.W, zw, &j_lo, &j_hi);
-  for (int64_t i = 0; i < zh; ++i) {
-    T* zi = z + i * zw;
-    const int64_t h = i * s.stride_h + a - s.pad_top;
-    if (h < 0 || h >= s.H) {
-      std::fill(zi, zi + zw, T(0));
-      continue;
-    }
-    const T* xr = xc + h * s.W + (b - s.pad_left);
-    std::fill(zi, zi + j_lo, T(0));
-    for (int64_t j = j_lo; j < j_hi; ++j) zi[j] = xr[j * s.stride_w];
-    std::fill(zi + j_hi, zi + zw, T(0));
-  }
-}
-
-// Output rows (or columns) whose every tap falls in the padding: outputs = bias exactly. The transforms
-// would leave rounding noise there (the circular product of data and kernel is zero there only in exact
-// arithmetic), so they are overwritten at the end, matching the other algorithms bit for bit.
-std::vector<int64_t> padding_only(int64_t out, int64_t in, int64_t taps, int64_t stride, int64_t pad, int64_t dil) {
-  std::vector<int64_t> list;
+// Output rows (or columns) whose every tap falls in the padding: there the output is the bias exactly. The
+// transforms would leave rounding noise (the circular product vanishes there only in exact arithmetic), so
+// those outputs are overwritten, matching the other algorithms bit for bit.
+std::vector<char> padding_only(int64_t out, int64_t in, int64_t taps, int64_t stride, int64_t pad, int64_t dil) {
+  std::vector<char> dead(out, 1);
   for (int64_t p = 0; p < out; ++p) {
-    bool hit = false;
-    for (int64_t r = 0; r < taps && !hit; ++r) {
+    for (int64_t r = 0; r < taps && dead[p]; ++r) {
       const int64_t i = p * stride - pad + r * dil;
-      hit = i >= 0 && i < in;
+      if (i >= 0 && i < in) dead[p] = 0;
     }
-    if (!hit) list.push_back(p);
   }
-  return list;
+  return dead;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Tiles
-
-// Along one dimension, the input a run of n outputs starting at p0 reads: core input indices
+// Along one dimension, the input that a run of n outputs starting at p0 reads: core input indices
 // [p0 - pad, p0 - pad + n + k - 1), of which the part inside [0, in) is `len` values from `first`, placed at
 // `offset` in the transform tile (the rest of the tile is zero fill).
 struct Span {
@@ -165,13 +146,11 @@ Span input_span(int64_t p0, int64_t n, int64_t k, int64_t pad, int64_t in) {
   return Span{a, a - lo, b - a};
 }
 
-// Tiles in the transform tile's lane layout of the FFT core: it transforms up to L = 32 bytes / sizeof(T)
-// tiles of a batch together when their spectra fit its group buffer (mirrors fft.cpp's choice; only speed
-// depends on it).
-template <typename T>
-bool fft_batches_lanes(int64_t fh, int64_t fw) {
-  const int64_t L = 32 / int64_t(sizeof(T));
-  return fh * (fw / 2 + 1) * 2 * L * int64_t(sizeof(T)) <= 160 * 1024;
+// Whether the FFT core transforms several tiles of a batch together in its vector lanes for this size (it
+// does while their spectra fit its 160 KiB group buffer; mirrors fft.cpp, and only speed depends on it).
+bool fft_batches_lanes(int64_t fh, int64_t fw, int64_t elem_bytes) {
+  const int64_t lanes = 32 / elem_bytes;
+  return fh * (fw / 2 + 1) * 2 * lanes * elem_bytes <= 160 * 1024;
 }
 
 // 64-byte aligned, uninitialised storage for n values of T.
@@ -193,28 +172,33 @@ class Buffer {
 };
 
 // ---------------------------------------------------------------------------------------------------------
-// Cost model (plan_conv2d_fft)
+// Memory of a plan
 //
-// Units: about nanoseconds of one core (AVX2, measured on the Zen cores this was developed on); only ratios
-// matter. A 2-D real transform of h x w costs kFftNs · h w log2(h w) (twice that for odd w, which has no
-// half-length trick), half in the row pass and half in the column pass; the row pass only runs over rows
-// that hold data (forward) or are kept (inverse). The pointwise product costs kMacNs per complex
-// multiply-add of one bin. double costs about twice float (half the SIMD lanes). Moving a spectrum through
-// memory (written by one phase, read by the next) costs kByteNs per byte.
-constexpr double kFftNs = 0.5;
-constexpr double kFftCallNs = 150;
-constexpr double kMacNs = 0.2;
-constexpr double kByteNs = 0.05;
-constexpr int64_t kNotionalThreads = 4;  // phases with fewer parallel items than this are charged for idling
-constexpr int64_t kChunkBytes = int64_t(8) << 20;  // tile spectra per chunk, for cache locality
-constexpr int64_t kMinBudgetBytes = int64_t(4) << 20;
+// A spectrum is stored as `blocks` blocks of 2 x kBlockBins values (conv2d_fft_cgemm.hpp); a thread stages
+// the planar output of one FFT batch (up to `lanes` spectra) before packing it into blocks, and gathers the
+// input windows of one batch of phase channels.
 
-int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
+struct Sizes {
+  int64_t lanes;      // the FFT core's batch group: 32 bytes / element
+  int64_t bins;       // fh * (fw/2 + 1)
+  int64_t blocks;     // bin blocks per spectrum
+  int64_t spec;       // elements of one blocked spectrum: blocks * 2 * kBlockBins
+  int64_t plane;      // elements of one staged plane (bins rounded up to whole blocks and 64 bytes)
+  int64_t staging;    // per-thread staging: lanes planar spectra, one output channel's kernels, windows
+};
 
-// Bins per spectrum plane, padded to a whole 64-byte line (the pointwise kernels work on 16 floats or 8
-// doubles at a time).
-int64_t padded_bins(int64_t fh, int64_t fw, int64_t elem_bytes) {
-  return round_up(fh * (fw / 2 + 1), 64 / elem_bytes);
+Sizes sizes_of(const Core& core, int64_t fh, int64_t fw, int64_t elem_bytes) {
+  Sizes z;
+  const int64_t fb = 32 / elem_bytes, line = 64 / elem_bytes;
+  z.lanes = 32 / elem_bytes;
+  z.bins = fh * (fw / 2 + 1);
+  z.blocks = ceil_div(z.bins, fb);
+  z.spec = z.blocks * 2 * fb;
+  z.plane = round_up(z.blocks * fb, line);
+  const int64_t kernels = round_up(core.channels * core.kr * core.ks, line);
+  const int64_t windows = core.polyphase ? z.lanes * fh * fw : 0;
+  z.staging = z.lanes * 2 * z.plane + kernels + windows;
+  return z;
 }
 
 // The FFT core's per-thread scratch for this size (an estimate after fft.cpp's make_plan_2d).
@@ -224,6 +208,39 @@ int64_t fft_scratch_bytes(int64_t h, int64_t w, int64_t elem_bytes) {
   return (std::max(h * wc * 2 * L + w * L, 2 * h * wc + w * L + wc * 2 * L + 4 * h * L) + scratch) * elem_bytes;
 }
 
+// Elements of spectra a plan holds: shared, and per thread (work-item buffers).
+struct Footprint {
+  int64_t shared, per_thread;
+};
+
+Footprint footprint(const Conv2dShape& s, const Core& core, const Sizes& z, bool kernels_first, int64_t tile_batch,
+                    int64_t k_block) {
+  const int64_t C1 = core.channels;
+  if (kernels_first) {  // W: groups x k_block x C'; per item X: tiles x C', Y: tiles x k_block
+    return {s.groups * k_block * C1 * z.spec, tile_batch * (C1 + k_block) * z.spec + z.staging};
+  }
+  // X: groups x tile_batch x C'; per item W: k_block x C', Y: tile_batch x k_block
+  return {s.groups * tile_batch * C1 * z.spec, k_block * (C1 + tile_batch) * z.spec + z.staging};
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Cost model
+//
+// Units: about nanoseconds of one core (AVX2, measured on the Zen cores this was developed on); only ratios
+// matter. A 2-D real transform of h x w costs kFftNs · h w log2(h w) (twice that for odd w, which has no
+// half-length trick), half in the row pass and half in the column pass; the row pass only runs over rows
+// that hold data (forward) or are kept (inverse). The pointwise product costs kMacNs per complex
+// multiply-add of one bin; double costs about twice float (half the SIMD lanes). Each work item streams the
+// shared spectra it multiplies with (kByteNs per byte). Work is charged for notional threads left idle
+// (kNotionalThreads; the plan must not depend on the real count), and each barrier costs kBarrierNs.
+constexpr double kFftNs = 0.5;
+constexpr double kFftCallNs = 150;
+constexpr double kMacNs = 0.25;
+constexpr double kByteNs = 0.02;
+constexpr double kBarrierNs = 50e3;
+constexpr int64_t kNotionalThreads = 4;
+constexpr int64_t kMinBudgetBytes = int64_t(4) << 20;
+
 double fft_ns(int64_t fh, int64_t fw, double row_fraction, int64_t elem_bytes) {
   const double n = double(fh) * double(fw);
   double t = kFftNs * n * std::log2(std::max(2.0, n)) * (elem_bytes == 8 ? 1.8 : 1.0);
@@ -231,12 +248,14 @@ double fft_ns(int64_t fh, int64_t fw, double row_fraction, int64_t elem_bytes) {
   return t * (0.5 + 0.5 * std::min(1.0, row_fraction)) + kFftCallNs;
 }
 
-// Extra charge for a phase of `items` parallel work items: idle notional threads.
-double idle_factor(int64_t items) {
-  return items >= kNotionalThreads ? 1.0 : double(kNotionalThreads) / double(std::max<int64_t>(items, 1));
+// Time of `items` equal items on kNotionalThreads threads, relative to perfect sharing.
+double wave_factor(int64_t items) {
+  const int64_t p = kNotionalThreads;
+  return double(ceil_div(items, p) * p) / double(std::max<int64_t>(items, 1));
 }
 
-// The best chunking of one transform size, with its cost and memory (spectra_bytes > budget when nothing fits).
+// Every (order, item size, parts) for one transform size; the cheapest within `budget` bytes (or, if none
+// is, the smallest). spectra_bytes counts per-thread buffers for kNotionalThreads threads.
 Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, int64_t fw, int64_t elem,
                             int64_t budget) {
   Conv2dFftPlan p;
@@ -244,8 +263,8 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
   p.fft_w = fw;
   p.tile_h = fh - core.kr + 1;
   p.tile_w = fw - core.ks + 1;
-  p.tiles_h = (s.P + p.tile_h - 1) / p.tile_h;
-  p.tiles_w = (s.Q + p.tile_w - 1) / p.tile_w;
+  p.tiles_h = ceil_div(s.P, p.tile_h);
+  p.tiles_w = ceil_div(s.Q, p.tile_w);
   p.kernel_h = core.kr;
   p.kernel_w = core.ks;
   p.in_h = core.in_h;
@@ -255,76 +274,66 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
   p.phases_w = int64_t(core.phase_w.size());
   p.channels = core.channels;
 
-  const int64_t C1 = core.channels, Kg = s.K_per_group(), N = std::max<int64_t>(s.N, 1);
-  const int64_t T1 = p.tiles_h * p.tiles_w, all = N * T1;
-  const int64_t spec = 2 * padded_bins(fh, fw, elem) * elem;           // bytes of one spectrum
-  const int64_t image = core.polyphase ? C1 * core.in_h * core.in_w * elem : 0;  // one gathered image
-  // Memory of a chunking: kernel spectra, tile spectra in and out, gathered phase images.
-  auto bytes = [&](int64_t bt, int64_t kb) {
-    const int64_t images = bt >= T1 ? bt / T1 : 1;
-    return (kb * C1 + bt * C1 + bt * kb) * spec + images * image;
-  };
-  // Chunk of bt tiles: whole images when it holds one or more.
-  auto whole = [&](int64_t bt) { return bt >= T1 ? std::min(all, bt / T1 * T1) : std::max<int64_t>(bt, 1); };
-
-  // Candidates: (a) every kernel spectrum held, tiles in chunks; (b) every tile spectrum held, output
-  // channels in blocks; (c) both in blocks, kernels transformed again for every chunk.
-  struct Choice {
-    int64_t bt, kb;
-  };
-  std::vector<Choice> choices;
-  {
-    const int64_t per_tile = (C1 + Kg) * spec;
-    int64_t bt = std::min<int64_t>(all, std::max<int64_t>(1, kChunkBytes / per_tile));
-    bt = whole(bt);
-    while (bt > 1 && bytes(bt, Kg) > budget) bt = whole(bt >= T1 ? bt - T1 : bt / 2);
-    if (bytes(bt, Kg) <= budget) choices.push_back({bt, Kg});
-  }
-  {
-    const int64_t fixed = all * C1 * spec + (all / T1) * image;
-    if (fixed < budget) {
-      int64_t kb = std::min(Kg, (budget - fixed) / ((C1 + all) * spec));
-      if (kb >= 1) {
-        kb = (Kg + (Kg + kb - 1) / kb - 1) / ((Kg + kb - 1) / kb);  // even blocks
-        choices.push_back({all, kb});
-      }
-    }
-  }
-  {
-    const int64_t kb = std::min<int64_t>(Kg, 16);
-    int64_t bt = whole(std::max<int64_t>(1, std::min(all, T1)));
-    while (bt > 1 && bytes(bt, kb) > budget) bt = whole(bt / 2);
-    choices.push_back({bt, kb});
-  }
-
-  const double rows_in = double(std::min(fh, core.in_h)) / double(fh);
-  const double f_in = fft_ns(fh, fw, rows_in, elem);
+  const Sizes z = sizes_of(core, fh, fw, elem);
+  const int64_t C1 = core.channels, Kg = s.K_per_group(), G = s.groups;
+  const int64_t all = std::max<int64_t>(s.N, 1) * p.tiles_h * p.tiles_w;  // tiles per group
+  const double f_in = fft_ns(fh, fw, double(std::min(fh, core.in_h)) / double(fh), elem);
   const double f_out = fft_ns(fh, fw, double(p.tile_h) / double(fh), elem);
   const double f_ker = fft_ns(fh, fw, double(core.kr) / double(fh), elem);
-  const double bins = double(padded_bins(fh, fw, elem));
+  const double padded_bins = double(z.blocks * (32 / elem));
+  const double macs = kMacNs * (elem == 8 ? 2.0 : 1.0) * double(G * all) * double(Kg * C1) * padded_bins;
+  const double spec_bytes = double(z.spec * elem);
+
   bool have = false;
-  for (const Choice& ch : choices) {
-    const int64_t chunks = (all + ch.bt - 1) / ch.bt;
-    const bool once = ch.kb == Kg || ch.bt == all;
-    double t = 0;
-    t += double(all) * double(C1) * f_in * idle_factor(all);
-    t += double(all) * double(Kg) * f_out * idle_factor(all);
-    t += double(Kg) * double(C1) * f_ker * (once ? 1.0 : double(chunks)) * idle_factor(Kg);
-    t += kMacNs * double(all) * double(Kg) * double(C1) * bins;
-    t += kByteNs * double(all) * double(C1 + Kg) * double(spec) * 2;
-    t *= double(s.groups);
-    const int64_t mem = bytes(ch.bt, ch.kb);
-    // The cheapest choice within the budget; if none is, the smallest.
-    const bool fits = mem <= budget, had_fit = have && p.spectra_bytes <= budget;
-    const bool better = !have || (fits && !had_fit) || (fits && t < p.cost) || (!fits && !had_fit && mem < p.spectra_bytes);
-    if (better) {
-      have = true;
-      p.cost = t;
-      p.tile_batch = ch.bt;
-      p.k_block = ch.kb;
-      p.kernels_once = once;
-      p.spectra_bytes = mem;
+  auto consider = [&](bool kernels_first, int64_t tile_batch, int64_t k_block) {
+    const Footprint f = footprint(s, core, z, kernels_first, tile_batch, k_block);
+    const int64_t mem = (f.shared + kNotionalThreads * f.per_thread) * elem;
+    double t;
+    int64_t passes;
+    if (kernels_first) {  // passes over blocks of k; the tiles are transformed again in each
+      passes = ceil_div(Kg, k_block);
+      const int64_t items = G * ceil_div(all, tile_batch);
+      t = double(G * Kg * C1) * f_ker * wave_factor(G * k_block);
+      t += (double(G * all * C1) * f_in * double(passes) + double(G * all * Kg) * f_out + macs) * wave_factor(items);
+      t += kByteNs * double(items) * double(passes) * double(k_block * C1) * spec_bytes;
+    } else {  // passes over chunks of tiles; the kernels are transformed again in each
+      passes = ceil_div(all, tile_batch);
+      const int64_t items = G * ceil_div(Kg, k_block);
+      t = double(G * all * C1) * f_in * wave_factor(G * tile_batch);
+      t += (double(G * Kg * C1) * f_ker * double(passes) + double(G * all * Kg) * f_out + macs) * wave_factor(items);
+      t += kByteNs * double(items) * double(passes) * double(tile_batch * C1) * spec_bytes;
     }
+    t += kBarrierNs * double(2 * passes);
+    const bool fits = mem <= budget, had_fit = have && p.spectra_bytes <= budget;
+    if (!have || (fits && !had_fit) || (fits && t < p.cost) || (!fits && !had_fit && mem < p.spectra_bytes)) {
+      have = true;
+      p.kernels_first = kernels_first;
+      p.tile_batch = tile_batch;
+      p.k_block = k_block;
+      p.passes = passes;
+      p.spectra_bytes = mem;
+      p.cost = t;
+    }
+  };
+  // Parts of the shared operand: whole, or as many equal parts as it takes to fit the budget.
+  auto parts = [&](int64_t total, int64_t unit_bytes, int64_t per_thread_bytes) {
+    const int64_t room = budget - kNotionalThreads * per_thread_bytes;
+    if (room <= unit_bytes) return int64_t(1);
+    const int64_t fit = std::min(total, room / unit_bytes);
+    return ceil_div(total, ceil_div(total, fit));  // even parts
+  };
+  for (int64_t tb : {1, 2, 4, 8, 16, 32}) {  // kernels first: tiles per item
+    if (tb > 1 && tb / 2 >= all) break;
+    const int64_t t = std::min(tb, all);
+    const int64_t per_thread = (t * (C1 + Kg) * z.spec + z.staging) * elem;
+    consider(true, t, parts(Kg, G * C1 * z.spec * elem, per_thread));
+  }
+  for (int64_t kb : {2, 4, 8, 16, 32, 64}) {  // tiles first: output channels per item
+    if (kb > 2 && kb / 2 >= Kg) break;
+    const int64_t k = std::min(kb, Kg);
+    const int64_t per_thread = (k * C1 * z.spec + z.staging) * elem;
+    const int64_t per_tile = (G * C1 + kNotionalThreads * k) * z.spec * elem;
+    consider(false, parts(all, per_tile, per_thread), k);
   }
   return p;
 }
@@ -361,11 +370,344 @@ SpectraGemmFn<double> spectra_gemm_kernel<double>() {
   return f ? f : fft_conv_detail::spectra_gemm_scalar_f64();
 }
 
-// A run of `count` consecutive tiles of a chunk (local indices lt .. lt + count) that one batched transform
-// handles: the same image and tile row, consecutive tile columns, identical windows.
-struct Run {
-  int64_t lt, count;
+// ---------------------------------------------------------------------------------------------------------
+// One call
+
+// Blocked spectra (conv2d_fft_cgemm.hpp): block b of spectrum (row r, column c) of a matrix of spectra at
+// base + b * block + r * row + c * 2 * kBlockBins.
+template <typename T>
+struct Spectra {
+  T* base;
+  int64_t block, row;
+  T* at(int64_t r, int64_t c) const { return base + r * row + c * 2 * kBlockBins<T>; }
 };
+
+template <typename T>
+class FftConv {
+ public:
+  FftConv(const Conv2dShape& s, const Conv2dFftPlan& pl, const T* x, const T* w, const T* bias, T* y)
+      : s_(s), pl_(pl), core_(make_core(s)), z_(sizes_of(core_, pl.fft_h, pl.fft_w, sizeof(T))),
+        fplan_(fft::plan_2d<T>(int(pl.fft_h), int(pl.fft_w))), x_(x), w_(w), bias_(bias), y_(y) {
+    T1_ = pl.tiles_h * pl.tiles_w;
+    all_ = s.N * T1_;
+    for (int64_t i = 0; i < pl.tiles_h; ++i) {
+      row_out_.push_back(std::min(pl.tile_h, s.P - i * pl.tile_h));
+      row_in_.push_back(input_span(i * pl.tile_h, row_out_[i], core_.kr, core_.pad_t, core_.in_h));
+    }
+    for (int64_t j = 0; j < pl.tiles_w; ++j) {
+      col_out_.push_back(std::min(pl.tile_w, s.Q - j * pl.tile_w));
+      col_in_.push_back(input_span(j * pl.tile_w, col_out_[j], core_.ks, core_.pad_l, core_.in_w));
+    }
+    dead_rows_ = padding_only(s.P, s.H, s.R, s.stride_h, s.pad_top, s.dil_h);
+    dead_cols_ = padding_only(s.Q, s.W, s.S, s.stride_w, s.pad_left, s.dil_w);
+    any_dead_ = std::count(dead_rows_.begin(), dead_rows_.end(), 1) + std::count(dead_cols_.begin(), dead_cols_.end(), 1) > 0;
+    const bool lanes = fft_batches_lanes(pl.fft_h, pl.fft_w, sizeof(T));
+    in_by_columns_ = lanes && core_.channels < z_.lanes / 2;  // else batches over channels
+    out_by_columns_ = lanes && pl.k_block < z_.lanes / 2;
+    gemm_ = spectra_gemm_kernel<T>();
+  }
+
+  void run();
+
+ private:
+  // Tile t (flat over the images: t = n * T1 + i * tiles_w + j).
+  void tile_of(int64_t t, int64_t* n, int64_t* i, int64_t* j) const {
+    *n = t / T1_;
+    *i = t % T1_ / pl_.tiles_w;
+    *j = t % T1_ % pl_.tiles_w;
+  }
+  // Tiles a and b next to each other in a tile row, with the same input windows (input) or output crops.
+  bool same_run(int64_t a, int64_t b, bool input) const {
+    int64_t na, ia, ja, nb, ib, jb;
+    tile_of(a, &na, &ia, &ja);
+    tile_of(b, &nb, &ib, &jb);
+    if (na != nb || ia != ib || jb != ja + 1) return false;
+    if (input) return col_in_[ja].offset == 0 && col_in_[jb].offset == 0 && col_in_[ja].len == col_in_[jb].len;
+    return col_out_[ja] == col_out_[jb];
+  }
+
+  void kernel_spectra(int64_t g, int64_t k0, int64_t kb, Spectra<T> W, T* st) const;
+  void tile_spectra(int64_t g, int64_t t0, int64_t count, Spectra<T> X, T* st) const;
+  void output_tiles(int64_t g, int64_t k0, int64_t kb, int64_t t0, int64_t count, Spectra<T> Y, T* st) const;
+  void pack(const T* st, int64_t i, T* dst, int64_t block) const;
+  void unpack(const T* src, int64_t block, T* st, int64_t i) const;
+
+  const Conv2dShape& s_;
+  const Conv2dFftPlan& pl_;
+  const Core core_;
+  const Sizes z_;
+  const fft::Plan2D<T>& fplan_;
+  const T* x_;
+  const T* w_;
+  const T* bias_;
+  T* y_;
+  int64_t T1_ = 0, all_ = 0;
+  std::vector<Span> row_in_, col_in_;
+  std::vector<int64_t> row_out_, col_out_;
+  std::vector<char> dead_rows_, dead_cols_;
+  bool any_dead_ = false;
+  bool in_by_columns_ = false, out_by_columns_ = false;
+  SpectraGemmFn<T> gemm_ = nullptr;
+};
+
+// Staged planar spectrum i -> its blocks at dst (block stride `block`), and back.
+template <typename T>
+void FftConv<T>::pack(const T* st, int64_t i, T* dst, int64_t block) const {
+  constexpr int64_t fb = kBlockBins<T>;
+  const T* re = st + i * 2 * z_.plane;
+  const T* im = re + z_.plane;
+  for (int64_t b = 0; b < z_.blocks; ++b, dst += block) {
+    std::memcpy(dst, re + b * fb, fb * sizeof(T));
+    std::memcpy(dst + fb, im + b * fb, fb * sizeof(T));
+  }
+}
+
+template <typename T>
+void FftConv<T>::unpack(const T* src, int64_t block, T* st, int64_t i) const {
+  constexpr int64_t fb = kBlockBins<T>;
+  T* re = st + i * 2 * z_.plane;
+  T* im = re + z_.plane;
+  for (int64_t b = 0; b < z_.blocks; ++b, src += block) {
+    std::memcpy(re + b * fb, src, fb * sizeof(T));
+    std::memcpy(im + b * fb, src + fb, fb * sizeof(T));
+  }
+}
+
+// Spectra of the kernels of output channels k0 .. k0 + kb of group g: W.at(k - k0, c').
+template <typename T>
+void FftConv<T>::kernel_spectra(int64_t g, int64_t k0, int64_t kb, Spectra<T> W, T* st) const {
+  const Conv2dShape& s = s_;
+  const int64_t Cg = s.C_per_group(), C1 = core_.channels, taps = core_.kr * core_.ks;
+  const int64_t nph_h = int64_t(core_.phase_h.size()), nph_w = int64_t(core_.phase_w.size());
+  T* ker = st + z_.lanes * 2 * z_.plane;
+  for (int64_t k = 0; k < kb; ++k) {
+    const T* wk = w_ + (g * s.K_per_group() + k0 + k) * Cg * s.R * s.S;
+    for (int64_t c = 0; c < Cg; ++c) {
+      for (int64_t ih = 0; ih < nph_h; ++ih) {
+        for (int64_t iw = 0; iw < nph_w; ++iw) {
+          T* kc = ker + ((c * nph_h + ih) * nph_w + iw) * taps;
+          for (int64_t u = 0; u < core_.kr; ++u) {
+            const int64_t r = source_tap(u, core_.phase_h[ih], s.stride_h, s.dil_h, s.R);
+            for (int64_t v = 0; v < core_.ks; ++v) {
+              const int64_t t = source_tap(v, core_.phase_w[iw], s.stride_w, s.dil_w, s.S);
+              kc[u * core_.ks + v] = (r >= 0 && t >= 0) ? wk[(c * s.R + r) * s.S + t] : T(0);
+            }
+          }
+        }
+      }
+    }
+    for (int64_t c0 = 0; c0 < C1; c0 += z_.lanes) {
+      const int64_t cb = std::min(z_.lanes, C1 - c0);
+      fft::rfft2(fplan_, int(cb), ker + c0 * taps, taps, core_.ks, 0, 0, int(core_.kr), int(core_.ks), st,
+                 st + z_.plane, 2 * z_.plane);
+      for (int64_t i = 0; i < cb; ++i) pack(st, i, W.at(k, c0 + i), W.block);
+    }
+  }
+}
+
+// Spectra of the input windows of tiles t0 .. t0 + count of group g, every channel: X.at(t - t0, c').
+template <typename T>
+void FftConv<T>::tile_spectra(int64_t g, int64_t t0, int64_t count, Spectra<T> X, T* st) const {
+  const Conv2dShape& s = s_;
+  const int64_t C1 = core_.channels, L = z_.lanes, HW = s.H * s.W;
+  const int64_t nph_h = int64_t(core_.phase_h.size()), nph_w = int64_t(core_.phase_w.size());
+  T* window = st + L * 2 * z_.plane + round_up(C1 * core_.kr * core_.ks, 64 / int64_t(sizeof(T)));
+  for (int64_t t = t0; t < t0 + count;) {
+    int64_t n, i, j;
+    tile_of(t, &n, &i, &j);
+    // A run of tiles transformed together per channel (few channels), or one tile with its channels batched.
+    int64_t run = 1;
+    if (in_by_columns_) {
+      while (t + run < t0 + count && run < L && same_run(t + run - 1, t + run, true)) ++run;
+    }
+    const int64_t batches = in_by_columns_ ? C1 : ceil_div(C1, L);
+    for (int64_t q = 0; q < batches; ++q) {
+      const int64_t c0 = in_by_columns_ ? q : q * L, cb = in_by_columns_ ? 1 : std::min(L, C1 - c0);
+      const int64_t nt = in_by_columns_ ? run : 1;
+      if (core_.polyphase) {  // gather the windows of the phase images: rows [p0, p0 + rows), cols [q0, ...)
+        const int64_t rows = row_out_[i] + core_.kr - 1, p0 = i * pl_.tile_h;
+        for (int64_t b = 0; b < cb * nt; ++b) {
+          const int64_t c1 = c0 + (in_by_columns_ ? 0 : b), jt = j + (in_by_columns_ ? b : 0);
+          const int64_t cols = col_out_[jt] + core_.ks - 1, q0 = jt * pl_.tile_w;
+          const int64_t c = c1 / (nph_h * nph_w), a = core_.phase_h[c1 / nph_w % nph_h], bw = core_.phase_w[c1 % nph_w];
+          const T* xc = x_ + (n * s.C + g * s.C_per_group() + c) * HW;
+          T* win = window + b * pl_.fft_h * pl_.fft_w;
+          int64_t lo, hi;
+          detail::inside_range(q0 * s.stride_w + bw - s.pad_left, s.stride_w, s.W, cols, &lo, &hi);
+          for (int64_t r = 0; r < rows; ++r) {
+            T* wr = win + r * pl_.fft_w;
+            const int64_t h = (p0 + r) * s.stride_h + a - s.pad_top;
+            if (h < 0 || h >= s.H) {
+              std::fill(wr, wr + cols, T(0));
+              continue;
+            }
+            const T* xr = xc + h * s.W;
+            const int64_t x0 = q0 * s.stride_w + bw - s.pad_left;
+            std::fill(wr, wr + lo, T(0));
+            for (int64_t v = lo; v < hi; ++v) wr[v] = xr[x0 + v * s.stride_w];
+            std::fill(wr + hi, wr + cols, T(0));
+          }
+        }
+        const int64_t cols = col_out_[j] + core_.ks - 1;  // the same for every tile of a run
+        fft::rfft2(fplan_, int(cb * nt), window, pl_.fft_h * pl_.fft_w, pl_.fft_w, 0, 0, int(rows), int(cols), st,
+                   st + z_.plane, 2 * z_.plane);
+      } else {  // read the image in place: a window with zero fill
+        const Span rs = row_in_[i], cs = col_in_[j];
+        const T* src = x_ + (n * s.C + g * s.C_per_group() + c0) * HW + rs.first * s.W + cs.first;
+        fft::rfft2(fplan_, int(cb * nt), src, in_by_columns_ ? pl_.tile_w : HW, s.W, int(rs.offset), int(cs.offset),
+                   int(rs.len), int(cs.len), st, st + z_.plane, 2 * z_.plane);
+      }
+      for (int64_t b = 0; b < cb * nt; ++b) {
+        pack(st, b, X.at(t - t0 + (in_by_columns_ ? b : 0), c0 + (in_by_columns_ ? 0 : b)), X.block);
+      }
+    }
+    t += run;
+  }
+}
+
+// Inverse transforms of Y.at(t - t0, k - k0) for tiles t0 .. t0 + count and output channels k0 .. k0 + kb of
+// group g, cropped into y, plus the bias.
+template <typename T>
+void FftConv<T>::output_tiles(int64_t g, int64_t k0, int64_t kb, int64_t t0, int64_t count, Spectra<T> Y,
+                              T* st) const {
+  const Conv2dShape& s = s_;
+  const int64_t L = z_.lanes, PQ = s.P * s.Q, tw = pl_.tile_w;
+  const T scale = T(1) / (T(pl_.fft_h) * T(pl_.fft_w));
+  for (int64_t t = t0; t < t0 + count;) {
+    int64_t n, i, j;
+    tile_of(t, &n, &i, &j);
+    int64_t run = 1;
+    if (out_by_columns_) {
+      while (t + run < t0 + count && run < L && same_run(t + run - 1, t + run, false)) ++run;
+    }
+    const int64_t pr = row_out_[i], qc = col_out_[j];
+    const int64_t batches = out_by_columns_ ? kb : ceil_div(kb, L);
+    for (int64_t q = 0; q < batches; ++q) {
+      const int64_t ka = out_by_columns_ ? q : q * L, nk = out_by_columns_ ? 1 : std::min(L, kb - ka);
+      const int64_t nt = out_by_columns_ ? run : 1;
+      for (int64_t b = 0; b < nk * nt; ++b) {
+        unpack(Y.at(t - t0 + (out_by_columns_ ? b : 0), ka + (out_by_columns_ ? 0 : b)), Y.block, st, b);
+      }
+      T* dst = y_ + ((n * s.K + g * s.K_per_group() + k0 + ka) * s.P + i * pl_.tile_h) * s.Q + j * tw;
+      fft::irfft2(fplan_, int(nk * nt), st, st + z_.plane, 2 * z_.plane, dst, out_by_columns_ ? tw : PQ, s.Q, 0, 0,
+                  int(pr), int(qc), scale, false);
+      for (int64_t b = 0; b < nk * nt; ++b) {  // bias, and the outputs that see only padding
+        T* d = dst + (out_by_columns_ ? b * tw : b * PQ);
+        const int64_t jt = j + (out_by_columns_ ? b : 0);
+        const T bk = bias_ ? bias_[g * s.K_per_group() + k0 + ka + (out_by_columns_ ? 0 : b)] : T(0);
+        if (bias_) {
+          for (int64_t p = 0; p < pr; ++p)
+            for (int64_t v = 0; v < qc; ++v) d[p * s.Q + v] += bk;
+        }
+        if (any_dead_) {
+          for (int64_t p = 0; p < pr; ++p)
+            for (int64_t v = 0; v < qc; ++v)
+              if (dead_rows_[i * pl_.tile_h + p] || dead_cols_[jt * tw + v]) d[p * s.Q + v] = bk;
+        }
+      }
+    }
+    t += run;
+  }
+}
+
+template <typename T>
+void FftConv<T>::run() {
+  const Conv2dShape& s = s_;
+  const int64_t C1 = core_.channels, Kg = s.K_per_group(), G = s.groups, nb = z_.blocks;
+  constexpr int64_t line = 2 * kBlockBins<T>;
+  const int64_t tb = pl_.tile_batch, kb = pl_.k_block;
+  const int nthreads = num_threads();
+
+  // Shared spectra (all groups) and per-thread buffers: staging, then the work item's spectra.
+  const int64_t shared_rows = pl_.kernels_first ? kb : tb;
+  Buffer<T> shared(G * nb * shared_rows * C1 * line);
+  const int64_t item_spectra = pl_.kernels_first ? tb * (C1 + kb) : kb * (C1 + tb);
+  const int64_t per_thread = round_up(z_.staging, 64 / int64_t(sizeof(T))) + item_spectra * z_.spec;
+  Buffer<T> local(int64_t(nthreads) * per_thread);
+  for (int t = 0; t < nthreads; ++t) {  // staged planes: bins past the spectrum are copied as blocks, keep them 0
+    for (int64_t i = 0; i < 2 * z_.lanes; ++i) {
+      T* plane = local.get() + t * per_thread + i * z_.plane;
+      std::fill(plane + z_.bins, plane + z_.plane, T(0));
+    }
+  }
+  auto team = [nthreads](int64_t work) { return std::min(threads_for(work), nthreads); };  // <= buffers
+
+  if (pl_.kernels_first) {
+    // Shared W(g): rows k (of this pass), columns c'. Items: runs of tb tiles of one group.
+    const int64_t items = G * ceil_div(all_, tb);
+    for (int64_t k0 = 0; k0 < Kg; k0 += kb) {
+      const int64_t kn = std::min(kb, Kg - k0);
+      auto W = [&](int64_t g) { return Spectra<T>{shared.get() + g * nb * kb * C1 * line, kb * C1 * line, C1 * line}; };
+#pragma omp parallel num_threads(team(std::max(items, G * kn)))
+      {
+        T* buf = local.get() + int64_t(omp_get_thread_num()) * per_thread;
+        T* st = buf;
+        T* spectra = buf + round_up(z_.staging, 64 / int64_t(sizeof(T)));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t gk = 0; gk < G * kn; ++gk) {
+          Spectra<T> w = W(gk / kn);
+          w.base = w.at(gk % kn, 0);
+          kernel_spectra(gk / kn, k0 + gk % kn, 1, w, st);
+        }
+        // implicit barrier: every kernel spectrum is ready
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t item = 0; item < items; ++item) {
+          const int64_t g = item / ceil_div(all_, tb), t0 = item % ceil_div(all_, tb) * tb;
+          const int64_t count = std::min(tb, all_ - t0);
+          const Spectra<T> X{spectra, tb * C1 * line, C1 * line};
+          const Spectra<T> Y{spectra + nb * tb * C1 * line, tb * kn * line, kn * line};
+          tile_spectra(g, t0, count, X, st);
+          const Spectra<T> Wg = W(g);
+          const SpectraGemm<T> args{count, kn, C1, X.base, X.block, X.row, Wg.base, Wg.block, Wg.row, Y.base, Y.block,
+                                    Y.row};
+          gemm_(args, 0, nb, 0, count);
+          output_tiles(g, k0, kn, t0, count, Y, st);
+        }
+      }
+    }
+  } else {
+    // Shared X(g): rows = tiles of this pass, columns c'. Items: blocks of kb output channels of one group.
+    const int64_t kblocks = ceil_div(Kg, kb), items = G * kblocks;
+    for (int64_t t0 = 0; t0 < all_; t0 += tb) {
+      const int64_t tn = std::min(tb, all_ - t0);
+      auto X = [&](int64_t g) { return Spectra<T>{shared.get() + g * nb * tb * C1 * line, tb * C1 * line, C1 * line}; };
+      // Runs of tiles that one transform batch can take (by columns), else single tiles.
+      std::vector<int64_t> runs;
+      for (int64_t t = t0; t < t0 + tn; ++t) {
+        const bool extend = in_by_columns_ && !runs.empty() && t - runs.back() < z_.lanes && same_run(t - 1, t, true);
+        if (!extend) runs.push_back(t);
+      }
+      runs.push_back(t0 + tn);
+      const int64_t nruns = int64_t(runs.size()) - 1;
+#pragma omp parallel num_threads(team(std::max(items, G * nruns)))
+      {
+        T* buf = local.get() + int64_t(omp_get_thread_num()) * per_thread;
+        T* st = buf;
+        T* spectra = buf + round_up(z_.staging, 64 / int64_t(sizeof(T)));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t gr = 0; gr < G * nruns; ++gr) {
+          const int64_t g = gr / nruns, r = gr % nruns;
+          Spectra<T> x = X(g);
+          x.base = x.at(runs[r] - t0, 0);
+          tile_spectra(g, runs[r], runs[r + 1] - runs[r], x, st);
+        }
+        // implicit barrier: every tile spectrum of the pass is ready
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t item = 0; item < items; ++item) {
+          const int64_t g = item / kblocks, k0 = item % kblocks * kb, kn = std::min(kb, Kg - k0);
+          const Spectra<T> W{spectra, kb * C1 * line, C1 * line};
+          const Spectra<T> Y{spectra + nb * kb * C1 * line, tb * kb * line, kb * line};
+          kernel_spectra(g, k0, kn, W, st);
+          const Spectra<T> Xg = X(g);
+          const SpectraGemm<T> args{tn, kn, C1, Xg.base, Xg.block, Xg.row, W.base, W.block, W.row, Y.base, Y.block,
+                                    Y.row};
+          gemm_(args, 0, nb, 0, tn);
+          output_tiles(g, k0, kn, t0, tn, Y, st);
+        }
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -374,7 +716,7 @@ struct Run {
 
 Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h, int64_t force_fft_w) {
   const Core core = make_core(s);
-  const int64_t io = (s.N * s.C * s.H * s.W + s.N * s.K * s.P * s.Q + s.K * s.C_per_group() * s.R * s.S);
+  const int64_t io = s.N * s.C * s.H * s.W + s.N * s.K * s.P * s.Q + s.K * s.C_per_group() * s.R * s.S;
   const int64_t budget = std::max(2 * io * elem_bytes, kMinBudgetBytes);
   std::vector<int64_t> hs = size_candidates(core.kr, s.P, false);
   std::vector<int64_t> ws = size_candidates(core.ks, s.Q, true);
@@ -405,10 +747,13 @@ Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t 
       }
     }
   }
-  // Everything the call allocates: spectra and phase images (above), kernel staging, FFT scratch per thread.
+  // What a call allocates with the current thread count: shared spectra, per-thread item spectra and
+  // staging, and the FFT core's scratch.
+  const Sizes z = sizes_of(core, best.fft_h, best.fft_w, elem_bytes);
+  const Footprint f = footprint(s, core, z, best.kernels_first, best.tile_batch, best.k_block);
   const int64_t threads = num_threads();
-  const int64_t staging = threads * core.channels * core.kr * core.ks * elem_bytes;
-  best.workspace_bytes = best.spectra_bytes + staging + threads * fft_scratch_bytes(best.fft_h, best.fft_w, elem_bytes);
+  best.workspace_bytes = (f.shared + threads * f.per_thread) * elem_bytes +
+                         threads * fft_scratch_bytes(best.fft_h, best.fft_w, elem_bytes);
   return best;
 }
 
@@ -416,235 +761,10 @@ Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t 
 // Run
 
 template <typename T>
-void conv2d_fft_with_plan(const Conv2dShape& s, const Conv2dFftPlan& pl, const T* x, const T* w, const T* bias,
+void conv2d_fft_with_plan(const Conv2dShape& s, const Conv2dFftPlan& plan, const T* x, const T* w, const T* bias,
                           T* y) {
   if (s.N == 0) return;
-  const Core core = make_core(s);
-  const int fh = int(pl.fft_h), fw = int(pl.fft_w);
-  const fft::Plan2D<T>& fplan = fft::plan_2d<T>(fh, fw);
-  const int64_t L = 32 / int64_t(sizeof(T));  // the FFT core's lanes
-  const int64_t binsp = padded_bins(fh, fw, sizeof(T)), spec = 2 * binsp;
-  const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), C1 = core.channels;
-  const int64_t th = pl.tile_h, tw = pl.tile_w, T1 = pl.tiles_h * pl.tiles_w;
-  const int64_t Bt = pl.tile_batch, Kb = pl.k_block;
-  const int64_t images_per_chunk = Bt >= T1 ? Bt / T1 : 1;
-  const int64_t PQ = s.P * s.Q;
-  const int64_t nph_h = int64_t(core.phase_h.size()), nph_w = int64_t(core.phase_w.size());
-  const T scale = T(1) / (T(fh) * T(fw));
-  const int nthreads = num_threads();
-  auto team = [nthreads](int64_t work) { return std::min(threads_for(work), nthreads); };  // <= staging slots
-
-  // Spectra: W(k, c') kernels, X(t, c') input tiles, Y(t, k) output tiles (t local to the chunk).
-  const int64_t w_out = C1 * spec, w_chan = spec;
-  const int64_t x_tile = C1 * spec, x_chan = spec;
-  const int64_t y_tile = Kb * spec, y_out = spec;
-  Buffer<T> Wbuf(Kb * C1 * spec), Xbuf(Bt * C1 * spec), Ybuf(Bt * Kb * spec);
-  Buffer<T> Zbuf(core.polyphase ? images_per_chunk * C1 * core.in_h * core.in_w : 0);
-  Buffer<T> staging(int64_t(nthreads) * C1 * core.kr * core.ks);
-  T* const Wsp = Wbuf.get();
-  T* const Xsp = Xbuf.get();
-  T* const Ysp = Ybuf.get();
-  // The FFT writes fh * (fw/2 + 1) bins of each plane; the padding up to binsp must be zero once (the
-  // pointwise kernels multiply it; it never reaches an output).
-  const int64_t bins = int64_t(fh) * (fw / 2 + 1);
-  for (T* buf : {Wsp, Xsp}) {
-    const int64_t slots = (buf == Wsp ? Kb : Bt) * C1 * 2;
-    for (int64_t i = 0; i < slots; ++i) std::fill(buf + i * binsp + bins, buf + (i + 1) * binsp, T(0));
-  }
-
-  // Per tile row / column: the input window and the output crop.
-  std::vector<Span> row_in(pl.tiles_h), col_in(pl.tiles_w);
-  std::vector<int64_t> row_out(pl.tiles_h), col_out(pl.tiles_w);
-  for (int64_t i = 0; i < pl.tiles_h; ++i) {
-    row_out[i] = std::min(th, s.P - i * th);
-    row_in[i] = input_span(i * th, row_out[i], core.kr, core.pad_t, core.in_h);
-  }
-  for (int64_t j = 0; j < pl.tiles_w; ++j) {
-    col_out[j] = std::min(tw, s.Q - j * tw);
-    col_in[j] = input_span(j * tw, col_out[j], core.ks, core.pad_l, core.in_w);
-  }
-
-  const bool lanes = fft_batches_lanes<T>(fh, fw);
-  const bool in_by_columns = lanes && C1 < L / 2;  // else one transform batch = all channels of a tile
-  const bool out_by_columns = lanes && Kb < L / 2;
-  const SpectraGemmFn<T> gemm = spectra_gemm_kernel<T>();
-
-  for (int64_t g = 0; g < s.groups; ++g) {
-    // Kernel spectra of output channels [k0, k0 + kb) of group g.
-    auto transform_kernels = [&](int64_t k0, int64_t kb) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team(kb))
-      for (int64_t k = 0; k < kb; ++k) {
-        T* ker = staging.get() + int64_t(omp_get_thread_num()) * C1 * core.kr * core.ks;
-        const T* wk = w + (g * Kg + k0 + k) * Cg * s.R * s.S;
-        for (int64_t c = 0; c < Cg; ++c) {
-          for (int64_t ih = 0; ih < nph_h; ++ih) {
-            for (int64_t iw = 0; iw < nph_w; ++iw) {
-              T* kc = ker + ((c * nph_h + ih) * nph_w + iw) * core.kr * core.ks;
-              for (int64_t u = 0; u < core.kr; ++u) {
-                const int64_t r = source_tap(u, core.phase_h[ih], s.stride_h, s.dil_h, s.R);
-                for (int64_t v = 0; v < core.ks; ++v) {
-                  const int64_t t = source_tap(v, core.phase_w[iw], s.stride_w, s.dil_w, s.S);
-                  kc[u * core.ks + v] = (r >= 0 && t >= 0) ? wk[(c * s.R + r) * s.S + t] : T(0);
-                }
-              }
-            }
-          }
-        }
-        T* dst = Wsp + k * w_out;
-        fft::rfft2(fplan, int(C1), ker, core.kr * core.ks, core.ks, 0, 0, int(core.kr), int(core.ks), dst,
-                   dst + binsp, w_chan);
-      }
-    };
-    if (pl.kernels_once && Kb == Kg) transform_kernels(0, Kg);
-
-    const int64_t all = s.N * T1;
-    // Chunks: Bt tiles, whole images when Bt >= T1, else part of one image.
-    for (int64_t first = 0, count = 0; first < all; first += count) {
-      count = Bt >= T1 ? std::min(Bt, all - first) : std::min(Bt, T1 - first % T1);
-      const int64_t n0 = first / T1;
-      auto tile_of = [&](int64_t lt, int64_t* n, int64_t* i, int64_t* j) {
-        const int64_t f = first + lt;
-        *n = f / T1;
-        *i = f % T1 / pl.tiles_w;
-        *j = f % T1 % pl.tiles_w;
-      };
-
-      // Input planes of this chunk: the image itself, or its gathered phase images.
-      const T* in_base;
-      int64_t in_plane, in_ld;
-      if (core.polyphase) {
-        const int64_t n1 = (first + count - 1) / T1 + 1;
-        const int64_t planes = (n1 - n0) * C1;
-        T* Z = Zbuf.get();
-#pragma omp parallel for schedule(static) num_threads(team(planes))
-        for (int64_t q = 0; q < planes; ++q) {
-          const int64_t n = n0 + q / C1, c1 = q % C1;
-          const int64_t c = c1 / (nph_h * nph_w), ih = c1 / nph_w % nph_h, iw = c1 % nph_w;
-          gather_phase(s, x + (n * s.C + g * Cg + c) * s.H * s.W, core.phase_h[ih], core.phase_w[iw], core.in_h,
-                       core.in_w, Z + q * core.in_h * core.in_w);
-        }
-        in_base = Z;
-        in_plane = core.in_h * core.in_w;
-        in_ld = core.in_w;
-      } else {
-        in_base = x + (n0 * s.C + g * Cg) * s.H * s.W;
-        in_plane = s.H * s.W;
-        in_ld = s.W;
-      }
-      // Plane of (image n, channel c') in the chunk's input.
-      const int64_t image_stride = core.polyphase ? C1 * in_plane : s.C * in_plane;
-      auto plane = [&](int64_t n, int64_t c1) { return in_base + (n - n0) * image_stride + c1 * in_plane; };
-
-      // Runs of tiles that one batched transform can take (by columns), or single tiles (by channels).
-      auto make_runs = [&](bool by_columns, bool input) {
-        std::vector<Run> runs;
-        int64_t pn = -1, pi = -1, pj = -1;
-        for (int64_t lt = 0; lt < count; ++lt) {
-          int64_t n, i, j;
-          tile_of(lt, &n, &i, &j);
-          bool extend = by_columns && !runs.empty() && runs.back().count < L && n == pn && i == pi && j == pj + 1;
-          if (extend) {
-            extend = input ? (col_in[j].offset == 0 && col_in[pj].offset == 0 && col_in[j].len == col_in[pj].len)
-                           : col_out[j] == col_out[pj];
-          }
-          if (extend) {
-            ++runs.back().count;
-          } else {
-            runs.push_back({lt, 1});
-          }
-          pn = n, pi = i, pj = j;
-        }
-        return runs;
-      };
-
-      // a. Input tile spectra.
-      {
-        const std::vector<Run> runs = make_runs(in_by_columns, true);
-        const int64_t batches = in_by_columns ? int64_t(runs.size()) * C1 : int64_t(runs.size());
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team(batches))
-        for (int64_t b = 0; b < batches; ++b) {
-          const Run r = runs[in_by_columns ? b / C1 : b];
-          const int64_t c1 = in_by_columns ? b % C1 : 0;
-          int64_t n, i, j;
-          tile_of(r.lt, &n, &i, &j);
-          const Span rs = row_in[i], cs = col_in[j];
-          const T* src = plane(n, c1) + rs.first * in_ld + cs.first;
-          T* dst = Xsp + r.lt * x_tile + c1 * x_chan;
-          if (in_by_columns) {  // a batch over the run's tiles, which start tw apart
-            fft::rfft2(fplan, int(r.count), src, tw, in_ld, int(rs.offset), int(cs.offset), int(rs.len),
-                       int(cs.len), dst, dst + binsp, x_tile);
-          } else {  // a batch over the channels
-            fft::rfft2(fplan, int(C1), src, in_plane, in_ld, int(rs.offset), int(cs.offset), int(rs.len),
-                       int(cs.len), dst, dst + binsp, x_chan);
-          }
-        }
-      }
-
-      const std::vector<Run> out_runs = make_runs(out_by_columns, false);
-      for (int64_t k0 = 0; k0 < Kg; k0 += Kb) {
-        const int64_t kb = std::min(Kb, Kg - k0);
-        if (!(pl.kernels_once && Kb == Kg)) transform_kernels(k0, kb);
-
-        // b. Pointwise products: blocks of bins x blocks of tiles.
-        {
-          const SpectraGemm<T> args{count, kb, C1, Xsp, x_tile, x_chan, Wsp, w_out, w_chan, Ysp, y_tile, y_out, binsp};
-          const int64_t fblock = 128 / int64_t(sizeof(T)) * 2;  // bins: two 64-byte lines per plane
-          const int64_t tblock = 8;
-          const int64_t nf = (binsp + fblock - 1) / fblock, nt = (count + tblock - 1) / tblock;
-#pragma omp parallel for schedule(static) num_threads(team(nf * nt))
-          for (int64_t item = 0; item < nf * nt; ++item) {
-            const int64_t f0 = item / nt * fblock, t0 = item % nt * tblock;
-            gemm(args, f0, std::min(binsp, f0 + fblock), t0, std::min(count, t0 + tblock));
-          }
-        }
-
-        // c. Inverse transforms into y, then the bias.
-        const int64_t batches = out_by_columns ? int64_t(out_runs.size()) * kb : int64_t(out_runs.size());
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team(batches))
-        for (int64_t b = 0; b < batches; ++b) {
-          const Run r = out_runs[out_by_columns ? b / kb : b];
-          const int64_t k = out_by_columns ? b % kb : 0;
-          int64_t n, i, j;
-          tile_of(r.lt, &n, &i, &j);
-          const int64_t pr = row_out[i], qc = col_out[j];
-          T* dst = y + ((n * s.K + g * Kg + k0 + k) * s.P + i * th) * s.Q + j * tw;
-          const T* src = Ysp + r.lt * y_tile + k * y_out;
-          int64_t planes, tiles, plane_stride, tile_stride;
-          if (out_by_columns) {  // the run's tiles of output channel k
-            fft::irfft2(fplan, int(r.count), src, src + binsp, y_tile, dst, tw, s.Q, 0, 0, int(pr), int(qc), scale,
-                        false);
-            planes = 1, tiles = r.count, plane_stride = 0, tile_stride = tw;
-          } else {  // every output channel of the block for one tile
-            fft::irfft2(fplan, int(kb), src, src + binsp, y_out, dst, PQ, s.Q, 0, 0, int(pr), int(qc), scale, false);
-            planes = kb, tiles = 1, plane_stride = PQ, tile_stride = 0;
-          }
-          if (bias) {
-            for (int64_t pk = 0; pk < planes; ++pk) {
-              const T bk = bias[g * Kg + k0 + k + pk];
-              for (int64_t tt = 0; tt < tiles; ++tt) {
-                T* d = dst + pk * plane_stride + tt * tile_stride;
-                for (int64_t p = 0; p < pr; ++p)
-                  for (int64_t q = 0; q < qc; ++q) d[p * s.Q + q] += bk;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-
-  const std::vector<int64_t> dead_rows = padding_only(s.P, s.H, s.R, s.stride_h, s.pad_top, s.dil_h);
-  const std::vector<int64_t> dead_cols = padding_only(s.Q, s.W, s.S, s.stride_w, s.pad_left, s.dil_w);
-  if (!dead_rows.empty() || !dead_cols.empty()) {
-#pragma omp parallel for schedule(static) num_threads(team(s.N * s.K))
-    for (int64_t nk = 0; nk < s.N * s.K; ++nk) {
-      T* yk = y + nk * PQ;
-      const T b = bias ? bias[nk % s.K] : T(0);
-      for (int64_t p : dead_rows) std::fill(yk + p * s.Q, yk + (p + 1) * s.Q, b);
-      for (int64_t q : dead_cols)
-        for (int64_t p = 0; p < s.P; ++p) yk[p * s.Q + q] = b;
-    }
-  }
+  FftConv<T>(s, plan, x, w, bias, y).run();
 }
 
 template <typename T>

@@ -6,11 +6,17 @@
 //
 //   Y(t, k)[f] = sum_c X(t, c)[f] · conj(W(k, c)[f])      t tiles, k output channels, c input channels
 //
-// (conj because the layer is a cross-correlation and W holds the plain spectra of the kernels). Spectra are
-// planar (fft.hpp): one spectrum is `bins` real parts followed, `im` elements later, by the imaginary parts,
-// so a run of consecutive bins is a SIMD vector and the product vectorises across frequencies: each
-// "scalar" of the small K x C by C x T matrix product is a vector of bins. The kernels block it for the
-// registers (2 output channels x 2 tiles of accumulators) and over input channels for L1.
+// (conj because the layer is a cross-correlation and W holds the plain spectra of the kernels). The spectra
+// are stored in blocks of kBlockBins consecutive bins (one 32-byte vector per plane), and all spectra of one
+// block sit together, channel after channel:
+//
+//   block b of spectrum X(t, c) = x + b * x_block + t * x_tile + c * 2 * kBlockBins:
+//                                 kBlockBins real parts, then kBlockBins imaginary parts (64 bytes)
+//
+// so the sum over c walks consecutive 64-byte lines (the planar layout of the FFT, one spectrum after the
+// other, put each channel on its own pages: a TLB miss per load). Each "scalar" of the small K x C by C x T
+// product is a vector of bins; the kernels block it for the registers (2 output channels x 2 tiles of
+// accumulators) and over input channels for L1.
 //
 // Like gemm_kernels.hpp this header is included by files compiled with AVX flags: declarations and plain
 // data only.
@@ -21,24 +27,25 @@
 namespace ck {
 namespace fft_conv_detail {
 
-// Where the spectra live: X(t, c) at x + t * x_tile + c * x_chan, and so on. All pointers and strides
-// (and `im`) are multiples of 64 bytes, so every vector of bins is aligned.
+// Bins per block: one 32-byte vector of each plane.
+template <typename T>
+constexpr int64_t kBlockBins = 32 / int64_t(sizeof(T));
+
 template <typename T>
 struct SpectraGemm {
-  int64_t tiles, kout, cin;           // T, K (this block), C
+  int64_t tiles, kout, cin;           // T, K (this block of output channels), C
   const T* x;                         // X(t, c): input tile spectra
-  int64_t x_tile, x_chan;
+  int64_t x_block, x_tile;
   const T* w;                         // W(k, c): kernel spectra
-  int64_t w_out, w_chan;
+  int64_t w_block, w_out;
   T* y;                               // Y(t, k): output tile spectra (overwritten)
-  int64_t y_tile, y_out;
-  int64_t im;                         // offset of the imaginary plane from the real one
+  int64_t y_block, y_tile;
 };
 
-// Computes Y(t, k)[f] for t in [t0, t1), every k, and bins f in [f0, f1) (multiples of 16 for float and 8
-// for double: one 64-byte line of each plane). The result for one (t, k, f) does not depend on the ranges.
+// Computes Y(t, k) for t in [t0, t1), every k, in bin blocks [b0, b1). The result for one (t, k, bin) does
+// not depend on the ranges.
 template <typename T>
-using SpectraGemmFn = void (*)(const SpectraGemm<T>& g, int64_t f0, int64_t f1, int64_t t0, int64_t t1);
+using SpectraGemmFn = void (*)(const SpectraGemm<T>& g, int64_t b0, int64_t b1, int64_t t0, int64_t t1);
 
 // nullptr when the file was compiled without its ISA's flags.
 SpectraGemmFn<float> spectra_gemm_scalar_f32();

@@ -26,8 +26,10 @@ int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
 
 // How algo="fft" runs a geometry (conv2d_fft.cpp): a stride > 1 convolution is first split into phases
 // (polyphase), giving one stride-1 correlation with more input channels; its output is cut into tiles, each
-// computed by overlap-save with one fft_h x fft_w real transform per channel. Chosen by a cost model of
-// transform and pointwise work under a memory bound; independent of the thread count (results are too).
+// computed by overlap-save with one fft_h x fft_w real transform per channel. One operand's spectra are
+// computed first and shared (the kernels', or the input tiles'), then work items each transform their share
+// of the other operand, multiply and inverse-transform. Chosen by a cost model of transform and pointwise
+// work under a memory bound; it does not depend on the thread count (nor do the results).
 struct Conv2dFftPlan {
   int64_t fft_h = 0, fft_w = 0;        // transform size
   int64_t tile_h = 0, tile_w = 0;      // output tile per transform: fft - kernel + 1
@@ -37,11 +39,12 @@ struct Conv2dFftPlan {
   bool polyphase = false;              // stride > 1 computed as a sum over phases
   int64_t phases_h = 1, phases_w = 1;  // phases that carry kernel taps, per dimension
   int64_t channels = 0;                // input channels of the stride-1 problem: C/groups * phases
-  int64_t tile_batch = 0;              // tiles transformed, multiplied and inverted together (one chunk)
-  int64_t k_block = 0;                 // output channels whose kernel spectra are held at once
-  bool kernels_once = true;            // kernel spectra computed once per call (else once per chunk)
-  int64_t spectra_bytes = 0;           // the spectra buffers (kernels, tiles in, tiles out)
-  int64_t workspace_bytes = 0;         // all extra memory of one call, incl. per-thread FFT scratch
+  bool kernels_first = true;           // shared: kernel spectra (items: tiles), else tile spectra (items: k)
+  int64_t tile_batch = 0;              // kernels first: tiles per work item; else tiles per pass
+  int64_t k_block = 0;                 // kernels first: output channels per pass; else per work item
+  int64_t passes = 1;                  // > 1: the shared spectra come in parts, the others are redone per part
+  int64_t spectra_bytes = 0;           // spectra buffers (shared, and per thread for 4 threads)
+  int64_t workspace_bytes = 0;         // all extra memory of one call with the current thread count
   double cost = 0;                     // the model's estimate (about ns of one core)
 };
 
