@@ -126,7 +126,7 @@ const char* algo_name(ConvAlgo a) {
 // What conv2d would do for these shapes: the algorithm (auto resolved), output shape, workspace bytes.
 py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::array<int64_t, 2> stride,
                      std::array<int64_t, 4> padding, std::array<int64_t, 2> dilation, int64_t groups,
-                     const std::string& algo_name_in, int64_t elem_bytes) {
+                     const std::string& algo_name_in, int64_t elem_bytes, std::array<int64_t, 2> fft_size) {
   if (elem_bytes != 4 && elem_bytes != 8) {
     throw py::type_error("conv2d_plan: dtype must be float32 or float64");
   }
@@ -139,7 +139,7 @@ py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::ar
   plan["output_shape"] = py::make_tuple(s.N, s.K, s.P, s.Q);
   plan["workspace_bytes"] = algo == ConvAlgo::im2col ? conv2d_im2col_workspace(s, elem_bytes) : int64_t(0);
   if (algo == ConvAlgo::fft) {
-    const Conv2dFftPlan f = plan_conv2d_fft(s, elem_bytes);
+    const Conv2dFftPlan f = plan_conv2d_fft(s, elem_bytes, fft_size[0], fft_size[1]);
     plan["workspace_bytes"] = f.workspace_bytes;
     plan["fft_size"] = py::make_tuple(f.fft_h, f.fft_w);
     plan["tile"] = py::make_tuple(f.tile_h, f.tile_w);
@@ -154,6 +154,8 @@ py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::ar
     plan["k_block"] = f.k_block;
     plan["order"] = f.kernels_first ? "kernels_first" : "tiles_first";
     plan["passes"] = f.passes;
+    plan["transforms"] = py::make_tuple(f.transforms_in, f.transforms_kernel, f.transforms_out);
+    plan["complex_macs"] = f.complex_macs;
     plan["spectra_bytes"] = f.spectra_bytes;
     plan["cost_estimate"] = f.cost;
   }
@@ -248,7 +250,9 @@ PYBIND11_MODULE(_cpu, m) {
         "conv2d with algo='fft' and an imposed transform size (fft_h, fft_w); for tests.");
   m.def("conv2d_plan", &conv2d_plan, py::arg("x_shape"), py::arg("weight_shape"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("algo"), py::arg("elem_bytes"),
-        "What conv2d would run for these shapes: algorithm, output shape, workspace bytes.");
+        py::arg("fft_size") = std::array<int64_t, 2>{0, 0},
+        "What conv2d would run for these shapes: algorithm, output shape, workspace bytes; with algo 'fft' "
+        "also its plan (fft_size imposes a transform size, as _conv2d_fft_sized does).");
   m.def("pool2d", &pool2d, py::arg("op"), py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"), py::arg("return_indices"),
         py::arg("count_include_pad"), py::arg("norm_type"),

@@ -39,9 +39,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -226,26 +229,35 @@ Footprint footprint(const Conv2dShape& s, const Core& core, const Sizes& z, bool
 // ---------------------------------------------------------------------------------------------------------
 // Cost model
 //
-// Units: about nanoseconds of one core (AVX2, measured on the Zen cores this was developed on); only ratios
-// matter. A 2-D real transform of h x w costs kFftNs · h w log2(h w) (twice that for odd w, which has no
-// half-length trick), half in the row pass and half in the column pass; the row pass only runs over rows
-// that hold data (forward) or are kept (inverse). The pointwise product costs kMacNs per complex
-// multiply-add of one bin; double costs about twice float (half the SIMD lanes). Each work item streams the
-// shared spectra it multiplies with (kByteNs per byte). Work is charged for notional threads left idle
-// (kNotionalThreads; the plan must not depend on the real count), and each barrier costs kBarrierNs.
-constexpr double kFftNs = 0.5;
-constexpr double kFftCallNs = 150;
-constexpr double kMacNs = 0.25;
-constexpr double kByteNs = 0.02;
+// Units: about nanoseconds of one core; the constants are a least-squares fit to single-thread timings of
+// 120 (layer, transform size) pairs on the AVX2 Zen cores this was developed on (typical error +-30%, much of
+// it the noise of a shared machine); only ratios matter. A 2-D real transform of h x w costs
+// kFftNs · h w log2(h w) (more when the FFT core transforms one tile at a time, kFftSingleNs, which it does
+// when a group of tiles would not fit its buffer; twice that for odd w, which has no half-length trick),
+// half in the row pass and half in the column pass; the row pass only runs over rows that hold data
+// (forward) or are kept (inverse). On top come kFftCallNs per transform and kFftBinNs per bin (the FFT
+// core's transposes to planar spectra, and packing them into blocks). The pointwise product costs kMacNs
+// per complex multiply-add of one bin; double costs about twice float (half the SIMD lanes). Each work item
+// streams the shared spectra it multiplies with (kByteNs per byte). Work is charged for notional threads
+// left idle (kNotionalThreads; the plan must not depend on the real count), and each barrier costs
+// kBarrierNs.
+constexpr double kFftNs = 0.15;
+constexpr double kFftSingleNs = 0.19;
+constexpr double kFftCallNs = 120;
+constexpr double kFftBinNs = 2.0;
+constexpr double kMacNs = 0.18;
+constexpr double kByteNs = 0.045;
 constexpr double kBarrierNs = 50e3;
 constexpr int64_t kNotionalThreads = 4;
 constexpr int64_t kMinBudgetBytes = int64_t(4) << 20;
 
 double fft_ns(int64_t fh, int64_t fw, double row_fraction, int64_t elem_bytes) {
   const double n = double(fh) * double(fw);
-  double t = kFftNs * n * std::log2(std::max(2.0, n)) * (elem_bytes == 8 ? 1.8 : 1.0);
+  const double per = fft_batches_lanes(fh, fw, elem_bytes) ? kFftNs : kFftSingleNs;
+  double t = per * n * std::log2(std::max(2.0, n));
   if (fw % 2 == 1 && fw > 1) t *= 2;
-  return t * (0.5 + 0.5 * std::min(1.0, row_fraction)) + kFftCallNs;
+  t = t * (0.5 + 0.5 * std::min(1.0, row_fraction)) + kFftBinNs * double(fh * (fw / 2 + 1));
+  return t * (elem_bytes == 8 ? 1.8 : 1.0) + kFftCallNs;
 }
 
 // Time of `items` equal items on kNotionalThreads threads, relative to perfect sharing.
@@ -304,6 +316,8 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
       t += kByteNs * double(items) * double(passes) * double(tile_batch * C1) * spec_bytes;
     }
     t += kBarrierNs * double(2 * passes);
+    const int64_t tiles = G * all;
+    const int64_t n_in = tiles * C1 * (kernels_first ? passes : 1), n_ker = G * Kg * C1 * (kernels_first ? 1 : passes);
     const bool fits = mem <= budget, had_fit = have && p.spectra_bytes <= budget;
     if (!have || (fits && !had_fit) || (fits && t < p.cost) || (!fits && !had_fit && mem < p.spectra_bytes)) {
       have = true;
@@ -313,6 +327,10 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
       p.passes = passes;
       p.spectra_bytes = mem;
       p.cost = t;
+      p.transforms_in = n_in;
+      p.transforms_kernel = n_ker;
+      p.transforms_out = tiles * Kg;
+      p.complex_macs = tiles * Kg * C1 * int64_t(padded_bins);
     }
   };
   // Parts of the shared operand: whole, or as many equal parts as it takes to fit the budget.
@@ -339,14 +357,20 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
 }
 
 // Candidate transform sizes along one dimension: sizes with factors 2, 3, 5 (even ones for the width, where
-// odd sizes cost double), from the kernel size (1-pixel tiles) to one tile for the whole output.
+// odd sizes cost double), from the kernel size (1-pixel tiles) to one tile for the whole output; of the sizes
+// giving the same number of tiles only the smallest (a larger one costs more for the same tiles).
 std::vector<int64_t> size_candidates(int64_t kernel, int64_t out, bool even) {
   const int64_t whole = fft::next_fast_size(int(std::min<int64_t>(out + kernel - 1, 1 << 24)));
   const int64_t cap = std::max<int64_t>(2048, fft::next_fast_size(int(std::min<int64_t>(2 * kernel, 1 << 24))));
   const int64_t limit = std::min(whole, cap);
   std::vector<int64_t> v;
+  int64_t last_tiles = -1;
   for (int64_t n = fft::next_fast_size(int(kernel)); n <= limit; n = fft::next_fast_size(int(n + 1))) {
-    if (!even || n % 2 == 0 || n == 1) v.push_back(n);
+    const int64_t tiles = ceil_div(out, n - kernel + 1);
+    if ((!even || n % 2 == 0 || n == 1) && tiles != last_tiles) {
+      v.push_back(n);
+      last_tiles = tiles;
+    }
   }
   if (v.empty()) v.push_back(fft::next_fast_size(int(kernel)));
   return v;
@@ -709,12 +733,11 @@ void FftConv<T>::run() {
   }
 }
 
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------------------
 // Plan
 
-Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h, int64_t force_fft_w) {
+// The cost model's choice for a geometry (without workspace_bytes, which depends on the thread count).
+Conv2dFftPlan choose_plan(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h, int64_t force_fft_w) {
   const Core core = make_core(s);
   const int64_t io = s.N * s.C * s.H * s.W + s.N * s.K * s.P * s.Q + s.K * s.C_per_group() * s.R * s.S;
   const int64_t budget = std::max(2 * io * elem_bytes, kMinBudgetBytes);
@@ -747,6 +770,33 @@ Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t 
       }
     }
   }
+  return best;
+}
+
+}  // namespace
+
+// Plans are cached per geometry (the search costs up to about a millisecond for large images); the cache is
+// small and simply cleared when full.
+Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h, int64_t force_fft_w) {
+  using Key = std::array<int64_t, 21>;
+  const Key key{s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.groups, s.stride_h, s.stride_w, s.pad_top, s.pad_bottom,
+                s.pad_left, s.pad_right, s.dil_h, s.dil_w, s.P, s.Q, elem_bytes, force_fft_h, force_fft_w};
+  static std::mutex mutex;
+  static std::map<Key, Conv2dFftPlan> cache;
+  Conv2dFftPlan best;
+  bool cached = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(key);
+    if (it != cache.end()) best = it->second, cached = true;
+  }
+  if (!cached) {
+    best = choose_plan(s, elem_bytes, force_fft_h, force_fft_w);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (cache.size() >= 256) cache.clear();
+    cache.emplace(key, best);
+  }
+  const Core core = make_core(s);
   // What a call allocates with the current thread count: shared spectra, per-thread item spectra and
   // staging, and the FFT core's scratch.
   const Sizes z = sizes_of(core, best.fft_h, best.fft_w, elem_bytes);

@@ -43,6 +43,10 @@ struct Conv2dFftPlan {
   int64_t tile_batch = 0;              // kernels first: tiles per work item; else tiles per pass
   int64_t k_block = 0;                 // kernels first: output channels per pass; else per work item
   int64_t passes = 1;                  // > 1: the shared spectra come in parts, the others are redone per part
+  int64_t transforms_in = 0;           // forward transforms of input tiles (one per tile and channel)
+  int64_t transforms_kernel = 0;       // forward transforms of kernels
+  int64_t transforms_out = 0;          // inverse transforms (one per tile and output channel)
+  int64_t complex_macs = 0;            // pointwise complex multiply-adds (bins padded to whole blocks)
   int64_t spectra_bytes = 0;           // spectra buffers (shared, and per thread for 4 threads)
   int64_t workspace_bytes = 0;         // all extra memory of one call with the current thread count
   double cost = 0;                     // the model's estimate (about ns of one core)
