@@ -269,7 +269,7 @@ double wave_factor(int64_t items) {
 // Every (order, item size, parts) for one transform size; the cheapest within `budget` bytes (or, if none
 // is, the smallest). spectra_bytes counts per-thread buffers for kNotionalThreads threads.
 Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, int64_t fw, int64_t elem,
-                            int64_t budget) {
+                            int64_t budget, int order) {
   Conv2dFftPlan p;
   p.fft_h = fh;
   p.fft_w = fw;
@@ -341,13 +341,13 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
     return ceil_div(total, ceil_div(total, fit));  // even parts
   };
   for (int64_t tb : {1, 2, 4, 8, 16, 32}) {  // kernels first: tiles per item
-    if (tb > 1 && tb / 2 >= all) break;
+    if (order == 2 || (tb > 1 && tb / 2 >= all)) break;
     const int64_t t = std::min(tb, all);
     const int64_t per_thread = (t * (C1 + Kg) * z.spec + z.staging) * elem;
     consider(true, t, parts(Kg, G * C1 * z.spec * elem, per_thread));
   }
   for (int64_t kb : {2, 4, 8, 16, 32, 64}) {  // tiles first: output channels per item
-    if (kb > 2 && kb / 2 >= Kg) break;
+    if (order == 1 || (kb > 2 && kb / 2 >= Kg)) break;
     const int64_t k = std::min(kb, Kg);
     const int64_t per_thread = (k * C1 * z.spec + z.staging) * elem;
     const int64_t per_tile = (G * C1 + kNotionalThreads * k) * z.spec * elem;
@@ -737,31 +737,32 @@ void FftConv<T>::run() {
 // Plan
 
 // The cost model's choice for a geometry (without workspace_bytes, which depends on the thread count).
-Conv2dFftPlan choose_plan(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h, int64_t force_fft_w) {
+Conv2dFftPlan choose_plan(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force) {
   const Core core = make_core(s);
   const int64_t io = s.N * s.C * s.H * s.W + s.N * s.K * s.P * s.Q + s.K * s.C_per_group() * s.R * s.S;
-  const int64_t budget = std::max(2 * io * elem_bytes, kMinBudgetBytes);
+  const int64_t budget = force.budget_bytes > 0 ? force.budget_bytes : std::max(2 * io * elem_bytes, kMinBudgetBytes);
   std::vector<int64_t> hs = size_candidates(core.kr, s.P, false);
   std::vector<int64_t> ws = size_candidates(core.ks, s.Q, true);
-  if (force_fft_h > 0) {
-    if (force_fft_h < core.kr) {
-      throw ArgumentError("conv2d fft: forced transform height " + std::to_string(force_fft_h) +
+  if (force.fft_h > 0) {
+    if (force.fft_h < core.kr) {
+      throw ArgumentError("conv2d fft: forced transform height " + std::to_string(force.fft_h) +
                           " is smaller than the kernel height " + std::to_string(core.kr));
     }
-    hs = {force_fft_h};
+    hs = {force.fft_h};
   }
-  if (force_fft_w > 0) {
-    if (force_fft_w < core.ks) {
-      throw ArgumentError("conv2d fft: forced transform width " + std::to_string(force_fft_w) +
+  if (force.fft_w > 0) {
+    if (force.fft_w < core.ks) {
+      throw ArgumentError("conv2d fft: forced transform width " + std::to_string(force.fft_w) +
                           " is smaller than the kernel width " + std::to_string(core.ks));
     }
-    ws = {force_fft_w};
+    ws = {force.fft_w};
   }
+  if (force.order < 0 || force.order > 2) throw ArgumentError("conv2d fft: forced order must be 0, 1 or 2");
   Conv2dFftPlan best;
   bool have = false;
   for (int64_t fh : hs) {
     for (int64_t fw : ws) {
-      const Conv2dFftPlan p = plan_for_size(s, core, fh, fw, elem_bytes, budget);
+      const Conv2dFftPlan p = plan_for_size(s, core, fh, fw, elem_bytes, budget, force.order);
       const bool fits = p.spectra_bytes <= budget, best_fits = have && best.spectra_bytes <= budget;
       if (!have || (fits && !best_fits) || (fits && p.cost < best.cost) ||
           (!fits && !best_fits && p.spectra_bytes < best.spectra_bytes)) {
@@ -777,10 +778,11 @@ Conv2dFftPlan choose_plan(const Conv2dShape& s, int64_t elem_bytes, int64_t forc
 
 // Plans are cached per geometry (the search costs up to about a millisecond for large images); the cache is
 // small and simply cleared when full.
-Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h, int64_t force_fft_w) {
-  using Key = std::array<int64_t, 21>;
+Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force) {
+  using Key = std::array<int64_t, 23>;
   const Key key{s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.groups, s.stride_h, s.stride_w, s.pad_top, s.pad_bottom,
-                s.pad_left, s.pad_right, s.dil_h, s.dil_w, s.P, s.Q, elem_bytes, force_fft_h, force_fft_w};
+                s.pad_left, s.pad_right, s.dil_h, s.dil_w, s.P, s.Q, elem_bytes, force.fft_h, force.fft_w,
+                force.order, force.budget_bytes};
   static std::mutex mutex;
   static std::map<Key, Conv2dFftPlan> cache;
   Conv2dFftPlan best;
@@ -791,7 +793,7 @@ Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t 
     if (it != cache.end()) best = it->second, cached = true;
   }
   if (!cached) {
-    best = choose_plan(s, elem_bytes, force_fft_h, force_fft_w);
+    best = choose_plan(s, elem_bytes, force);
     std::lock_guard<std::mutex> lock(mutex);
     if (cache.size() >= 256) cache.clear();
     cache.emplace(key, best);

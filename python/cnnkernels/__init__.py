@@ -7,13 +7,13 @@ Operations follow torch.nn.functional's names, argument forms and output sizes.
 """
 
 from . import _cpu
-from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, local_contrast_norm, lp_pool2d,
-                         max_pool2d)
+from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, fft_plan_info, local_contrast_norm,
+                         lp_pool2d, max_pool2d)
 
 __version__ = "0.1.0"
 
-__all__ = ["conv2d", "conv2d_plan", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm",
-           "set_num_threads", "get_num_threads"]
+__all__ = ["conv2d", "conv2d_plan", "fft_plan_info", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool",
+           "local_contrast_norm", "set_num_threads", "get_num_threads"]
 
 
 def set_num_threads(n):

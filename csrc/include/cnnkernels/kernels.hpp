@@ -52,9 +52,15 @@ struct Conv2dFftPlan {
   double cost = 0;                     // the model's estimate (about ns of one core)
 };
 
-// The plan conv2d_fft uses; force_fft_h/w > 0 impose a transform size (tests, experiments).
-Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, int64_t force_fft_h = 0,
-                              int64_t force_fft_w = 0);
+// Choices to impose on the plan, for tests and experiments (0: the cost model's).
+struct Conv2dFftForce {
+  int64_t fft_h = 0, fft_w = 0;  // transform size (at least the kernel_h x kernel_w of the stride-1 problem)
+  int order = 0;                 // 1: kernels first, 2: tiles first
+  int64_t budget_bytes = 0;      // memory bound in place of max(2 x (x + y + weight), 4 MiB)
+};
+
+// The plan conv2d_fft uses (cached per geometry).
+Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force = {});
 template <typename T>
 void conv2d_fft_with_plan(const Conv2dShape& s, const Conv2dFftPlan& plan, const T* x, const T* w, const T* bias,
                           T* y);
