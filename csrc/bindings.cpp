@@ -59,17 +59,16 @@ ConvAlgo parse_algo(const std::string& algo, const Conv2dShape& s, int64_t elem_
   if (algo == "direct") return ConvAlgo::direct;
   if (algo == "im2col") return ConvAlgo::im2col;
   if (algo == "auto") return choose_conv2d_algo(s, elem_bytes);
-  if (algo == "fft") {
-    PyErr_SetString(PyExc_NotImplementedError, "conv2d: algo='fft' is not implemented yet");
-    throw py::error_already_set();
-  }
+  if (algo == "fft") return ConvAlgo::fft;
   throw ArgumentError("conv2d: algo must be one of 'auto', 'direct', 'im2col', 'fft', got '" + algo + "'");
 }
 
+// force: choices imposed on algo="fft"'s plan (tests use them; the default is the cost model's plan).
 template <typename T>
 py::array conv2d_typed(const py::array& x, const py::array& w, const std::optional<py::array>& bias,
                        std::array<int64_t, 2> stride, std::array<int64_t, 4> padding,
-                       std::array<int64_t, 2> dilation, int64_t groups, const std::string& algo_name) {
+                       std::array<int64_t, 2> dilation, int64_t groups, const std::string& algo_name,
+                       const Conv2dFftForce& force = {}) {
   const Conv2dShape s = make_conv2d_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(1),
                                           w.shape(2), w.shape(3), stride[0], stride[1], padding[0], padding[1],
                                           padding[2], padding[3], dilation[0], dilation[1], groups, sizeof(T));
@@ -78,6 +77,8 @@ py::array conv2d_typed(const py::array& x, const py::array& w, const std::option
                         std::to_string(bias->shape(0)));
   }
   const ConvAlgo algo = parse_algo(algo_name, s, sizeof(T));
+  Conv2dFftPlan fft_plan;
+  if (algo == ConvAlgo::fft) fft_plan = plan_conv2d_fft(s, sizeof(T), force);
   auto y = empty4<T>(s.N, s.K, s.P, s.Q);
   const T* xp = cdata<T>(x);
   const T* wp = cdata<T>(w);
@@ -87,7 +88,7 @@ py::array conv2d_typed(const py::array& x, const py::array& w, const std::option
   switch (algo) {
     case ConvAlgo::direct: conv2d_direct<T>(s, xp, wp, bp, yp); break;
     case ConvAlgo::im2col: conv2d_im2col<T>(s, xp, wp, bp, yp); break;
-    case ConvAlgo::fft: break;  // refused by parse_algo
+    case ConvAlgo::fft: conv2d_fft_with_plan<T>(s, fft_plan, xp, wp, bp, yp); break;
   }
   return y;
 }
@@ -103,6 +104,29 @@ py::array conv2d(const py::array& x, const py::array& w, const std::optional<py:
                           : conv2d_typed<double>(x, w, bias, stride, padding, dilation, groups, algo);
 }
 
+Conv2dFftForce make_force(std::array<int64_t, 2> fft_size, int order, int64_t budget_bytes) {
+  Conv2dFftForce f;
+  f.fft_h = fft_size[0];
+  f.fft_w = fft_size[1];
+  f.order = order;
+  f.budget_bytes = budget_bytes;
+  return f;
+}
+
+// conv2d with algo="fft" and plan choices imposed (see Conv2dFftForce): for tests of every code path.
+py::array conv2d_fft_forced(const py::array& x, const py::array& w, const std::optional<py::array>& bias,
+                            std::array<int64_t, 2> stride, std::array<int64_t, 4> padding,
+                            std::array<int64_t, 2> dilation, int64_t groups, std::array<int64_t, 2> fft_size,
+                            int order, int64_t budget_bytes) {
+  const DType dt = dtype_of(x, "conv2d", "x");
+  check_array(x, "conv2d", "x", 4, dt);
+  check_array(w, "conv2d", "weight", 4, dt);
+  if (bias) check_array(*bias, "conv2d", "bias", 1, dt);
+  const Conv2dFftForce force = make_force(fft_size, order, budget_bytes);
+  return dt == DType::f32 ? conv2d_typed<float>(x, w, bias, stride, padding, dilation, groups, "fft", force)
+                          : conv2d_typed<double>(x, w, bias, stride, padding, dilation, groups, "fft", force);
+}
+
 const char* algo_name(ConvAlgo a) {
   switch (a) {
     case ConvAlgo::direct: return "direct";
@@ -115,7 +139,8 @@ const char* algo_name(ConvAlgo a) {
 // What conv2d would do for these shapes: the algorithm (auto resolved), output shape, workspace bytes.
 py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::array<int64_t, 2> stride,
                      std::array<int64_t, 4> padding, std::array<int64_t, 2> dilation, int64_t groups,
-                     const std::string& algo_name_in, int64_t elem_bytes) {
+                     const std::string& algo_name_in, int64_t elem_bytes, std::array<int64_t, 2> fft_size,
+                     int order, int64_t budget_bytes) {
   if (elem_bytes != 4 && elem_bytes != 8) {
     throw py::type_error("conv2d_plan: dtype must be float32 or float64");
   }
@@ -127,6 +152,27 @@ py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::ar
   plan["algo"] = algo_name(algo);
   plan["output_shape"] = py::make_tuple(s.N, s.K, s.P, s.Q);
   plan["workspace_bytes"] = algo == ConvAlgo::im2col ? conv2d_im2col_workspace(s, elem_bytes) : int64_t(0);
+  if (algo == ConvAlgo::fft) {
+    const Conv2dFftPlan f = plan_conv2d_fft(s, elem_bytes, make_force(fft_size, order, budget_bytes));
+    plan["workspace_bytes"] = f.workspace_bytes;
+    plan["fft_size"] = py::make_tuple(f.fft_h, f.fft_w);
+    plan["tile"] = py::make_tuple(f.tile_h, f.tile_w);
+    plan["tiles"] = py::make_tuple(f.tiles_h, f.tiles_w);
+    plan["tiles_total"] = s.N * f.tiles_h * f.tiles_w * s.groups;
+    plan["polyphase"] = f.polyphase;
+    plan["phases"] = py::make_tuple(f.phases_h, f.phases_w);
+    plan["fft_kernel"] = py::make_tuple(f.kernel_h, f.kernel_w);
+    plan["fft_input"] = py::make_tuple(f.in_h, f.in_w);
+    plan["fft_channels"] = f.channels;
+    plan["tile_batch"] = f.tile_batch;
+    plan["k_block"] = f.k_block;
+    plan["order"] = f.kernels_first ? "kernels_first" : "tiles_first";
+    plan["passes"] = f.passes;
+    plan["transforms"] = py::make_tuple(f.transforms_in, f.transforms_kernel, f.transforms_out);
+    plan["complex_macs"] = f.complex_macs;
+    plan["spectra_bytes"] = f.spectra_bytes;
+    plan["cost_estimate"] = f.cost;
+  }
   return plan;
 }
 
@@ -267,9 +313,16 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("conv2d", &conv2d, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("algo"),
         "2-D cross-correlation; padding is (top, bottom, left, right).");
+  m.def("_conv2d_fft_forced", &conv2d_fft_forced, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("groups"),
+        py::arg("fft_size") = std::array<int64_t, 2>{0, 0}, py::arg("order") = 0, py::arg("budget_bytes") = 0,
+        "conv2d with algo='fft' and plan choices imposed, for tests: fft_size (fft_h, fft_w), order (1 kernels "
+        "first, 2 tiles first), budget_bytes (memory bound); 0 leaves a choice to the cost model.");
   m.def("conv2d_plan", &conv2d_plan, py::arg("x_shape"), py::arg("weight_shape"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("algo"), py::arg("elem_bytes"),
-        "What conv2d would run for these shapes: algorithm, output shape, workspace bytes.");
+        py::arg("fft_size") = std::array<int64_t, 2>{0, 0}, py::arg("order") = 0, py::arg("budget_bytes") = 0,
+        "What conv2d would run for these shapes: algorithm, output shape, workspace bytes; with algo 'fft' "
+        "also its plan (fft_size, order, budget_bytes impose choices, as in _conv2d_fft_forced).");
   m.def("pool2d", &pool2d, py::arg("op"), py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"), py::arg("return_indices"),
         py::arg("count_include_pad"), py::arg("norm_type"),

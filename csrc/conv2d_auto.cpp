@@ -3,14 +3,26 @@
 
 namespace ck {
 
-// algo="auto": the direct kernel keeps a tile of output channels x pixels in registers and reads the input
-// in place, so it wins when there are few input channels per group (LeNet, AlexNet conv1) or few output
-// channels (depthwise); with many input channels im2col's GEMM reuses each packed panel across a whole
-// cache block and runs closer to peak.
-ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t /*elem_bytes*/) {
+// algo="auto", a first cost model that times nothing:
+// - FFT first, when the FFT plan's cost estimate (conv2d_fft.cpp, about ns of one core) is under the time the
+//   spatial algorithms would need at kSpatialGflops per core: a rate our spatial kernels reach only on their
+//   best layers, so FFT is chosen where it clearly wins (large kernels, and 5x5 with many channels: its work
+//   hardly grows with R*S, theirs grows linearly).
+// - A pointwise convolution is a plain GEMM on x itself.
+// - The direct kernel keeps a tile of output channels x pixels in registers and reads the input in place,
+//   so it wins when there are few input channels per group (LeNet, AlexNet conv1) or few output channels
+//   (depthwise); with many input channels im2col's GEMM reuses each packed panel across a whole cache block.
+constexpr double kSpatialGflops = 40;
+
+ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
+  if (s.N > 0 && s.R * s.S > 1) {
+    const double flops = 2.0 * double(s.N * s.K * s.P * s.Q) * double(s.C_per_group() * s.R * s.S);
+    const double spatial_ns = flops / (kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
+    if (plan_conv2d_fft(s, elem_bytes).cost < spatial_ns) return ConvAlgo::fft;
+  }
   const bool pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
                          s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0;
-  if (pointwise && s.K_per_group() >= 4) return ConvAlgo::im2col;  // a plain GEMM on x itself
+  if (pointwise && s.K_per_group() >= 4) return ConvAlgo::im2col;
   if (s.K_per_group() < 4 || s.C_per_group() <= 16) return ConvAlgo::direct;
   return ConvAlgo::im2col;
 }

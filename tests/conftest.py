@@ -16,8 +16,8 @@ import zlib
 import numpy as np
 import pytest
 
-# conv2d algorithms every conv test is run with ("fft" to be appended later).
-ALGOS = ["direct", "im2col", "auto"]
+# conv2d algorithms every conv test is run with.
+ALGOS = ["direct", "im2col", "auto", "fft"]
 
 DTYPES = [np.float32, np.float64]
 

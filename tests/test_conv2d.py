@@ -5,7 +5,7 @@ dilation, groups incl. depthwise, asymmetric / "same" / "valid" padding, odd
 sizes, batch 1 and 5), batch 0, non-contiguous / Fortran / read-only inputs,
 hypothesis random geometries; every conv test runs for each backend, each algo
 in conftest.ALGOS and float32/float64.  Also a self-check of conv2d_ref
-against per-pixel loops, and the (temporary) algo="fft" NotImplementedError.
+against per-pixel loops.
 """
 
 import numpy as np
@@ -168,14 +168,6 @@ def test_conv2d_random_geometry(backend, algo, geo, use_f64, seed):
     kw = {k: g[k] for k in ("stride", "padding", "dilation", "groups")}
     out = run_conv(backend, x, w, b, algo=algo, **kw)
     assert_close(out, conv2d_ref(x, w, b, **kw), dtype)
-
-
-# ---- temporary: delete this test when algo="fft" is implemented ----------
-def test_conv2d_fft_not_implemented_yet(backend):
-    x = np.ones((1, 1, 4, 4))
-    w = np.ones((1, 1, 3, 3))
-    with pytest.raises(NotImplementedError):
-        ck.conv2d(backend.asarray(x), backend.asarray(w), algo="fft")
 
 
 # ---- self-check of the reference (no cnnkernels involved) -----------------

@@ -8,14 +8,14 @@ Operations follow torch.nn.functional's names, argument forms and output sizes.
 
 from . import _cpu
 from ._autotune import autotune, autotune_choices, clear_autotune_cache
-from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, local_contrast_norm, lp_pool2d,
-                         max_pool2d)
+from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, fft_plan_info, local_contrast_norm,
+                         lp_pool2d, max_pool2d)
 
 __version__ = "0.1.0"
 
-__all__ = ["conv2d", "conv2d_plan", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm",
-           "set_num_threads", "get_num_threads", "cpu_info", "autotune", "autotune_choices",
-           "clear_autotune_cache"]
+__all__ = ["conv2d", "conv2d_plan", "fft_plan_info", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool",
+           "local_contrast_norm", "set_num_threads", "get_num_threads", "cpu_info", "autotune",
+           "autotune_choices", "clear_autotune_cache"]
 
 
 def set_num_threads(n):

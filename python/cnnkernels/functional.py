@@ -47,7 +47,8 @@ def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1
     """What conv2d would do for these shapes, without running it.
 
     Returns a dict: "algo" (the algorithm run, with "auto" resolved by the cost model), "output_shape"
-    and "workspace_bytes" (extra memory the algorithm allocates).
+    and "workspace_bytes" (extra memory the algorithm allocates with the current thread count). When the
+    algorithm is "fft" it also holds the FFT plan, as fft_plan_info describes.
     """
     op = "conv2d_plan"
     x_shape = _shape4(x_shape, op, "x_shape")
@@ -62,6 +63,33 @@ def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1
     if not isinstance(algo, str) or algo not in CONV_ALGOS:
         raise ValueError(f"{op}: algo must be one of {CONV_ALGOS}, got {algo!r}")
     return _cpu.conv2d_plan(x_shape, weight_shape, stride, padding, dilation, groups, algo, dtype.itemsize)
+
+
+def fft_plan_info(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32"):
+    """How conv2d(..., algo="fft") would run for these shapes, without running it.
+
+    Returns conv2d_plan(..., algo="fft"): besides "algo", "output_shape" and "workspace_bytes" (all the
+    extra memory of a call with the current thread count):
+
+    - "fft_size" (h, w): the real 2-D transform size; "tile" (h, w): output pixels per transform
+      (overlap-save: fft_size - fft_kernel + 1); "tiles" (rows, cols): tiles per image; "tiles_total":
+      tiles of the whole call (images x tiles x groups);
+    - "polyphase": True when stride > 1 is computed as a sum over "phases" (h, w) of stride-1
+      correlations of subsampled images; "fft_kernel" (h, w) and "fft_input" (h, w): kernel and input of
+      that stride-1 problem (the dilated kernel, split into phases); "fft_channels": its input channels
+      per group (C/groups x phases);
+    - "order": "kernels_first" (all kernel spectra computed once and shared; work items are runs of
+      "tile_batch" tiles) or "tiles_first" (the tile spectra shared; work items are blocks of "k_block"
+      output channels); "passes": how many parts the shared spectra come in (more than 1 only when they
+      would exceed the memory bound, max(2 x (x + y + weight) bytes, 4 MiB));
+    - "transforms" (input tiles, kernels, inverse): transform counts; "complex_macs": pointwise complex
+      multiply-adds; "spectra_bytes": spectra buffers as planned (per-thread parts for 4 threads);
+      "cost_estimate": the cost model's estimate, about nanoseconds of one core.
+
+    The plan depends on the shapes and dtype only, never on the thread count.
+    """
+    return conv2d_plan(x_shape, weight_shape, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                       dtype=dtype, algo="fft")
 
 
 def _shape4(shape, op, name):
