@@ -45,7 +45,8 @@ DEFAULT_LAYERS = ["lenet-conv2", "alexnet-conv1", "alexnet-conv2", "alexnet-conv
 
 
 def sweep_cases(kind, quick=False):
-    """Cases of one sweep: 'kernel' (R = S = 1..15), 'image' (H = W) or 'channels' (C = K)."""
+    """Cases of one sweep: 'kernel' (R = S = 1..15), 'image' (H = W), 'channels' (C = K) or 'odd' (untuned
+    shapes: primes, strides)."""
     cases = []
     if kind == "kernel":
         sizes = [1, 3, 5, 7, 9, 11, 13, 15] if not quick else [1, 5, 11]
@@ -59,8 +60,16 @@ def sweep_cases(kind, quick=False):
         sizes = [4, 16, 64, 128] if not quick else [8, 64]
         for c in sizes:
             cases.append((f"channels-{c}", (4, c, 32, 32, c, 5, 5, 1, 2)))
+    elif kind == "odd":  # shapes no one tuned for: prime sizes and channel counts, strides, dilation
+        shapes = [(3, 7, 61, 59, 13, 5, 5, 2, 2), (2, 5, 97, 89, 11, 3, 3, 1, 1), (1, 13, 53, 53, 29, 7, 7, 1, 3),
+                  (5, 17, 31, 37, 19, 3, 3, 2, 1), (2, 3, 101, 103, 7, 9, 9, 1, 4), (4, 29, 23, 23, 31, 5, 5, 1, 2),
+                  (1, 11, 127, 113, 5, 13, 13, 1, 6), (2, 41, 19, 17, 43, 3, 3, 1, 0)]
+        if quick:
+            shapes = shapes[:3]
+        for g in shapes:
+            cases.append((f"odd-{g[1]}c{g[2]}x{g[3]}k{g[5]}s{g[7]}", g))
     else:
-        raise ValueError(f"bench: --sweep must be 'kernel', 'image' or 'channels', got {kind!r}")
+        raise ValueError(f"bench: --sweep must be 'kernel', 'image', 'channels' or 'odd', got {kind!r}")
     return cases
 
 
@@ -284,7 +293,8 @@ def run_op_case(name, kind, shape, args, dtype, min_time, with_torch=True):
     return rec
 
 
-def print_op_table(records, bandwidth, out=sys.stdout):
+def print_op_table(records, bandwidth, out=None):
+    out = out or sys.stdout
     header = f"{'op':<26} {'ms':>9} {'GB/s':>7} {'of bw':>6} {'torch ms':>9} {'torch/us':>8}"
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -303,7 +313,8 @@ def _fmt_time(t):
     return f"{t * 1e3:9.3f}" if t is not None else f"{'-':>9}"
 
 
-def print_conv_table(records, algos, peak=None, out=sys.stdout):
+def print_conv_table(records, algos, peak=None, out=None):
+    out = out or sys.stdout
     cols = [f"{a + ' ms':>10} {'GF/s':>6} {'xdir':>5}" for a in algos]
     header = f"{'case':<17} " + " ".join(cols) + f" {'best':>6} {'%peak':>5} {'auto':>6} {'torch ms':>9}" \
              f" {'tch/best':>8} {'max err':>8}"
@@ -402,7 +413,7 @@ class Progress:
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="cnnkernels bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--layer", action="append", choices=sorted(LAYERS), help="named layer (repeatable)")
-    p.add_argument("--sweep", action="append", choices=["kernel", "image", "channels"], help="sweep (repeatable)")
+    p.add_argument("--sweep", action="append", choices=["kernel", "image", "channels", "odd"], help="sweep (repeatable)")
     p.add_argument("--algos", default=None, help="comma-separated algorithms (default: all available)")
     p.add_argument("--threads", type=int, default=None, help="threads (default: ck.get_num_threads())")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")

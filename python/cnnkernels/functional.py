@@ -12,7 +12,7 @@ from . import _args, _autotune, _cpu
 from ._backend import backend_for
 
 CONV_ALGOS = ("auto", "direct", "im2col", "fft")
-_CANDIDATES = ("direct", "im2col")  # what autotuning times
+_CANDIDATES = ("direct", "im2col", "fft")  # what autotuning times
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):

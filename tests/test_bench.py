@@ -1,0 +1,60 @@
+"""The `cnnkernels bench` command: it runs, its table, JSON and plot carry what the issue names, bad
+options are refused, and the auto-regret figure is computed from the records."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnnkernels import bench
+
+
+def test_layer_run_writes_json_with_every_column(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    rc = bench.main(["--layer", "lenet-conv2", "--quick", "--no-torch", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "lenet-conv2" in text and "auto regret" in text
+    data = json.loads(out.read_text())
+    assert {"cpu", "threads", "isa", "gemm_peak_gflops", "numpy"} <= set(data["machine"])
+    (rec,) = data["records"]
+    assert set(rec["algos"]) == set(bench.available_algos())
+    for r in rec["algos"].values():
+        assert r["time_s"] > 0 and r["gflops"] > 0 and r["max_rel_err"] < 1e-4
+        assert r["workspace_bytes"] >= 0 and r["speedup_vs_direct"] > 0
+    assert rec["auto_pick"] in rec["algos"]
+
+
+def test_plot_is_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "sweep.png"
+    rc = bench.main(["--sweep", "kernel", "--quick", "--no-torch", "--algos", "direct,fft", "--plot", str(png)])
+    assert rc == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ops_table(capsys):
+    rc = bench.main(["--layer", "lenet-conv2", "--quick", "--no-torch", "--ops", "--algos", "direct"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "memory bandwidth" in text and "max_pool2d 3x3 s2" in text and "local_contrast_norm" in text
+
+
+def test_auto_regret_figure():
+    records = [{"auto_pick": "direct", "algos": {"direct": {"time_s": 1.0}, "fft": {"time_s": 0.95}}},
+               {"auto_pick": "fft", "algos": {"direct": {"time_s": 1.0}, "fft": {"time_s": 3.0}}}]
+    within, worst = bench.auto_regret(records)
+    assert within == 0.5 and worst == 3.0
+
+
+@pytest.mark.parametrize("argv", [["--algos", "winograd"], ["--threads", "0"], ["--device", "cuda"]])
+def test_bad_options_are_refused(argv):
+    assert bench.main(argv + ["--quick", "--no-torch"]) == 2
+
+
+def test_command_line_entry_points():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cnnkernels", *a], capture_output=True, text=True)
+    assert run("bench", "--help").returncode == 0
+    bad = run("frobnicate")
+    assert bad.returncode == 2 and "unknown command" in bad.stderr
