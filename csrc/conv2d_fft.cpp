@@ -77,14 +77,13 @@ struct Core {
   int64_t channels = 0;                   // Cg * phases: channel c' = (c * phases_h + ih) * phases_w + iw
 };
 
-// Phases a in [0, stride) on which some dilated tap r * dil falls.
+// Phases a in [0, stride) on which some dilated tap r * dil falls, in increasing order (at most `taps` of
+// them, whatever the stride).
 std::vector<int64_t> used_phases(int64_t taps, int64_t dil, int64_t stride) {
-  std::vector<char> used(stride, 0);
-  for (int64_t r = 0; r < taps && r < stride; ++r) used[(r * dil) % stride] = 1;  // r*dil mod stride repeats
   std::vector<int64_t> list;
-  for (int64_t a = 0; a < stride; ++a) {
-    if (used[a]) list.push_back(a);
-  }
+  for (int64_t r = 0; r < taps && r < stride; ++r) list.push_back((r * dil) % stride);  // r*dil mod stride repeats
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
   return list;
 }
 
