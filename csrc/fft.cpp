@@ -93,9 +93,11 @@ struct Plan1D {
 
     void init(int n_) {
         n = n_;
-        // Factorise: radix 4 first, then 2, 3, 5, then any other prime (generic butterfly).
+        // Factorise: radix 8 first (but 16 as 4 * 4), then 4, 2, 3, 5, then any other prime
+        // (generic butterfly).
         std::vector<int> radices;
         int rest = n;
+        while (rest % 8 == 0 && rest != 16) { radices.push_back(8); rest /= 8; }
         while (rest % 4 == 0) { radices.push_back(4); rest /= 4; }
         for (int p : {2, 3, 5})
             while (rest % p == 0) { radices.push_back(p); rest /= p; }
@@ -119,7 +121,7 @@ struct Plan1D {
                     tw_im.push_back((T)std::sin(a));
                 }
             }
-            if (r > 5) {
+            if (r != 2 && r != 3 && r != 4 && r != 5 && r != 8) {  // generic butterfly
                 for (int t = 0; t < r; ++t) {
                     const long double a = -2.0L * 3.14159265358979323846264338327950288L * t / r;
                     dft_re.push_back((T)std::cos(a));

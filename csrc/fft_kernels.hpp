@@ -132,6 +132,7 @@ static inline void run_stage(const Plan1D<T>& P, const Stage& st,
         case 3: radix3_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
         case 4: radix4_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
         case 5: radix5_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
+        case 8: radix8_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
         default:
             generic_stage<T, L>(st.radix, st.s, st.m, twr, twi, P.dft_re.data() + st.dft,
                                 P.dft_im.data() + st.dft, xr, xi, xs, yr, yi, ys);
