@@ -610,7 +610,8 @@ static void irfft2_rowcol(const Plan2D<T>& P, const T* re, const T* im,
 // ----------------------------------------------------------------------------
 // Batched entry points (arguments as in cnnkernels/fft.hpp, already checked; ws holds
 // plan.workspace elements). Groups of L tiles go through the tile-lane strategy when the
-// plan allows it; a last, partial group only if it fills at least half the lanes.
+// plan allows it; a last, partial group only if it fills at least 3/4 of the lanes (a group
+// costs about as much as 5 to 6 tiles done one by one with row/column lanes).
 
 template <typename T>
 static void rfft2_batch(const Plan2D<T>& P, int batch,
@@ -620,7 +621,7 @@ static void rfft2_batch(const Plan2D<T>& P, int batch,
     constexpr int L = Lanes<T>::L;
     for (int b0 = 0; b0 < batch; b0 += L) {
         const int G = std::min(L, batch - b0);
-        if (P.tile_lanes && 2 * G >= L) {
+        if (P.tile_lanes && 4 * G >= 3 * L) {
             rfft2_tile_lanes<T, L>(P, b0, G, x, xbs, xrs, row0, col0, rows, cols, spec_re,
                                    spec_im, sbs, ws);
         } else {
@@ -640,7 +641,7 @@ static void irfft2_batch(const Plan2D<T>& P, int batch,
     constexpr int L = Lanes<T>::L;
     for (int b0 = 0; b0 < batch; b0 += L) {
         const int G = std::min(L, batch - b0);
-        if (P.tile_lanes && 2 * G >= L) {
+        if (P.tile_lanes && 4 * G >= 3 * L) {
             irfft2_tile_lanes<T, L>(P, b0, G, spec_re, spec_im, sbs, y, ybs, yrs, row0, col0,
                                     rows, cols, scale, accumulate, ws);
         } else {

@@ -38,7 +38,8 @@
 namespace ck {
 namespace fft {
 
-// Smallest n' >= n whose only prime factors are 2, 3 and 5 (returns 1 for n <= 1).
+// Smallest n' >= n whose only prime factors are 2, 3 and 5 (1 for n <= 1). Throws
+// std::invalid_argument for n > 2^30.
 int next_fast_size(int n);
 
 // True if n >= 1 and n has no prime factor other than 2, 3 and 5.
