@@ -277,8 +277,8 @@ static std::unique_ptr<Plan2D<T>> make_plan_2d(int h, int w) {
 
 template <typename T>
 const Plan2D<T>& plan_2d(int h, int w) {
-    if (h < 1 || w < 1)
-        throw std::invalid_argument("ck::fft::plan_2d: sizes must be >= 1, got " +
+    if (h < 1 || w < 1 || (long long)h * w > (1LL << 30))
+        throw std::invalid_argument("ck::fft::plan_2d: need h, w >= 1 and h * w <= 2^30, got " +
                                     std::to_string(h) + " x " + std::to_string(w));
     static std::mutex mutex;
     static std::map<std::pair<int, int>, std::unique_ptr<Plan2D<T>>> cache;
@@ -292,7 +292,8 @@ const Plan2D<T>& plan_2d(int h, int w) {
 // Batched 2-D transforms
 
 static void check_window(const char* fn, int h, int w, int row0, int col0, int rows, int cols) {
-    if (row0 < 0 || col0 < 0 || rows < 0 || cols < 0 || row0 + rows > h || col0 + cols > w)
+    if (row0 < 0 || col0 < 0 || rows < 0 || cols < 0 || (long long)row0 + rows > h ||
+        (long long)col0 + cols > w)
         throw std::invalid_argument(std::string(fn) + ": window rows [" + std::to_string(row0) +
                                     ", " + std::to_string(row0 + rows) + ") cols [" +
                                     std::to_string(col0) + ", " + std::to_string(col0 + cols) +

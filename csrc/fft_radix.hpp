@@ -1,5 +1,5 @@
-// fft_radix.hpp - internal: the butterfly stages of the FFT core (radix 2, 3, 4, 5 and a
-// generic odd radix), written for "lane vectors" so that every stage vectorises.
+// fft_radix.hpp - internal: the butterfly stages of the FFT core (radix 2, 3, 4, 5, 8 and a
+// generic one for other primes), written for "lane vectors" so that every stage vectorises.
 //
 // Lane layout. The FFT core never transforms one sequence at a time: it transforms L
 // independent sequences together (L rows of an image, L columns of a spectrum, or the same
