@@ -38,8 +38,9 @@
 // single-threaded (parallelise over calls, e.g. over tiles or channels). Bad arguments throw
 // std::invalid_argument, so check them before an OpenMP parallel region.
 //
-// Speed. Kernels are compiled twice, for baseline x86-64 (SSE2) and for AVX2 + FMA, and the
-// AVX2 copy is used when the CPU has it (set CK_FFT_ISA=baseline to force the other one).
+// Speed. With GCC on x86-64 the kernels are compiled twice, for baseline x86-64 (SSE2) and
+// for AVX2 + FMA, and the AVX2 copy is used when the CPU has it (environment variable
+// CK_FFT_ISA=baseline forces the other one); other compilers and CPUs get the portable copy.
 // Batches are fastest in multiples of 8 tiles (float) or 4 tiles (double): that many tiles are
 // transformed together, one per SIMD lane.
 #pragma once
@@ -72,8 +73,8 @@ template <typename T> const Plan2D<T>& plan_2d(int h, int w);
 //
 // Tile b (b in [0, batch)) is the h x w real array t_b, read from x without a padded copy:
 //
-//     t_b[y][x] = xb[(y - row0) * x_row_stride + (x - col0)]
-//                     if row0 <= y < row0 + rows and col0 <= x < col0 + cols,
+//     t_b[r][c] = xb[(r - row0) * x_row_stride + (c - col0)]
+//                     if row0 <= r < row0 + rows and col0 <= c < col0 + cols,
 //               = 0   otherwise,
 //     with xb = x + b * x_batch_stride,
 //
@@ -81,7 +82,7 @@ template <typename T> const Plan2D<T>& plan_2d(int h, int w);
 // (row0, col0) of an otherwise zero tile. Requires 0 <= row0, 0 <= rows, row0 + rows <= h,
 // and the same for columns. Rows of the tile that are entirely zero are skipped.
 // The spectrum of t_b is written to (spec_re, spec_im) + b * spec_batch_stride in the layout
-// described at the top of this file (h * wc values per plane).
+// described at the top of this file (h * wc values per plane). x must not overlap the spectra.
 template <typename T>
 void rfft2(const Plan2D<T>& plan, int batch,
            const T* x, std::ptrdiff_t x_batch_stride, std::ptrdiff_t x_row_stride,
@@ -98,7 +99,8 @@ void rfft2(const Plan2D<T>& plan, int batch,
 //     with yb = y + b * y_batch_stride.
 //
 // Requires 0 <= row0, 0 <= rows, row0 + rows <= h, and the same for columns. Only the
-// rows of t_b inside the window are computed. The spectra are not modified.
+// rows of t_b inside the window are computed. The spectra are not modified and must not
+// overlap y.
 template <typename T>
 void irfft2(const Plan2D<T>& plan, int batch,
             const T* spec_re, const T* spec_im, std::ptrdiff_t spec_batch_stride,
