@@ -39,8 +39,8 @@
 // std::invalid_argument, so check them before an OpenMP parallel region.
 //
 // Speed. With GCC on x86-64 the kernels are compiled twice, for baseline x86-64 (SSE2) and
-// for AVX2 + FMA, and the AVX2 copy is used when the CPU has it (environment variable
-// CK_FFT_ISA=baseline forces the other one); other compilers and CPUs get the portable copy.
+// for AVX2 + FMA, and the AVX2 copy is used when ck::active_isa() (cpu_features.hpp) is AVX2 or
+// wider (CNNKERNELS_ISA=scalar forces the other one); other compilers and CPUs get the portable copy.
 // Batches are fastest in multiples of 8 tiles (float) or 4 tiles (double): that many tiles are
 // transformed together, one per SIMD lane.
 #pragma once
