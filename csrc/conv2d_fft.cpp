@@ -236,8 +236,8 @@ Footprint footprint(const Conv2dShape& s, const Core& core, const Sizes& z, bool
 // Cost model
 //
 // Units: about nanoseconds of one core; the constants are a least-squares fit to single-thread timings of
-// 120 (layer, transform size) pairs on the AVX2 Zen cores this was developed on (typical error +-30%, much of
-// it the noise of a shared machine); only ratios matter. A 2-D real transform of h x w costs
+// about 110 (layer, transform size) pairs on the AVX2 Zen cores this was developed on (typical error +-35%,
+// much of it the noise of a shared machine); only ratios matter. A 2-D real transform of h x w costs
 // kFftNs · h w log2(h w) (more when the FFT core transforms one tile at a time, kFftSingleNs, which it does
 // when a group of tiles would not fit its buffer; twice that for odd w, which has no half-length trick),
 // half in the row pass and half in the column pass; the row pass only runs over rows that hold data
@@ -247,12 +247,12 @@ Footprint footprint(const Conv2dShape& s, const Core& core, const Sizes& z, bool
 // streams the shared spectra it multiplies with (kByteNs per byte). Work is charged for notional threads
 // left idle (kNotionalThreads; the plan must not depend on the real count), and each barrier costs
 // kBarrierNs.
-constexpr double kFftNs = 0.15;
-constexpr double kFftSingleNs = 0.19;
-constexpr double kFftCallNs = 120;
-constexpr double kFftBinNs = 2.0;
-constexpr double kMacNs = 0.18;
-constexpr double kByteNs = 0.045;
+constexpr double kFftNs = 0.25;
+constexpr double kFftSingleNs = 0.3;  // not fitted: only sizes of about 1024 x 1024 and up
+constexpr double kFftCallNs = 150;
+constexpr double kFftBinNs = 1.0;
+constexpr double kMacNs = 0.25;
+constexpr double kByteNs = 0.06;
 constexpr double kBarrierNs = 50e3;
 constexpr int64_t kNotionalThreads = 4;
 constexpr int64_t kMinBudgetBytes = int64_t(4) << 20;
