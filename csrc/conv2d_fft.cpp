@@ -77,14 +77,13 @@ struct Core {
   int64_t channels = 0;                   // Cg * phases: channel c' = (c * phases_h + ih) * phases_w + iw
 };
 
-// Phases a in [0, stride) on which some dilated tap r * dil falls.
+// Phases a in [0, stride) on which some dilated tap r * dil falls, in increasing order (at most `taps` of
+// them, whatever the stride).
 std::vector<int64_t> used_phases(int64_t taps, int64_t dil, int64_t stride) {
-  std::vector<char> used(stride, 0);
-  for (int64_t r = 0; r < taps && r < stride; ++r) used[(r * dil) % stride] = 1;  // r*dil mod stride repeats
   std::vector<int64_t> list;
-  for (int64_t a = 0; a < stride; ++a) {
-    if (used[a]) list.push_back(a);
-  }
+  for (int64_t r = 0; r < taps && r < stride; ++r) list.push_back((r * dil) % stride);  // r*dil mod stride repeats
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
   return list;
 }
 
@@ -149,12 +148,16 @@ Span input_span(int64_t p0, int64_t n, int64_t k, int64_t pad, int64_t in) {
   return Span{a, a - lo, b - a};
 }
 
-// Whether the FFT core transforms several tiles of a batch together in its vector lanes for this size (it
-// does while their spectra fit its 160 KiB group buffer; mirrors fft.cpp, and only speed depends on it).
+// Whether the FFT core transforms the tiles of a batch together, one per vector lane, for this size: it does
+// while the group's interleaved spectra fit 16 MiB, for groups of at least 3/4 of the lanes (mirrors fft.cpp;
+// only speed and the scratch size depend on it).
 bool fft_batches_lanes(int64_t fh, int64_t fw, int64_t elem_bytes) {
   const int64_t lanes = 32 / elem_bytes;
-  return fh * (fw / 2 + 1) * 2 * lanes * elem_bytes <= 160 * 1024;
+  return fh * (fw / 2 + 1) * 2 * lanes * elem_bytes <= int64_t(16) << 20;
 }
+
+// Batches of n transforms fill the lanes well enough for the FFT core's tile-lane strategy.
+bool fills_lanes(int64_t n, int64_t elem_bytes) { return 4 * n >= 3 * (32 / elem_bytes); }
 
 // 64-byte aligned, uninitialised storage for n values of T.
 template <typename T>
@@ -204,11 +207,14 @@ Sizes sizes_of(const Core& core, int64_t fh, int64_t fw, int64_t elem_bytes) {
   return z;
 }
 
-// The FFT core's per-thread scratch for this size (an estimate after fft.cpp's make_plan_2d).
+// The FFT core's per-thread scratch for this size, kept by each thread after the call (after fft.cpp's
+// make_plan_2d).
 int64_t fft_scratch_bytes(int64_t h, int64_t w, int64_t elem_bytes) {
   const int64_t L = 32 / elem_bytes, wc = w / 2 + 1;
   const int64_t scratch = std::max(8 * w * L, 4 * h * L);
-  return (std::max(h * wc * 2 * L + w * L, 2 * h * wc + w * L + wc * 2 * L + 4 * h * L) + scratch) * elem_bytes;
+  const int64_t tiles = h * wc * 2 * L + w * L + scratch;
+  const int64_t rowcol = 2 * h * wc + w * L + wc * 2 * L + 4 * h * L + scratch;
+  return (fft_batches_lanes(h, w, elem_bytes) ? std::max(tiles, rowcol) : rowcol) * elem_bytes;
 }
 
 // Elements of spectra a plan holds: shared, and per thread (work-item buffers).
@@ -230,8 +236,8 @@ Footprint footprint(const Conv2dShape& s, const Core& core, const Sizes& z, bool
 // Cost model
 //
 // Units: about nanoseconds of one core; the constants are a least-squares fit to single-thread timings of
-// 120 (layer, transform size) pairs on the AVX2 Zen cores this was developed on (typical error +-30%, much of
-// it the noise of a shared machine); only ratios matter. A 2-D real transform of h x w costs
+// about 110 (layer, transform size) pairs on the AVX2 Zen cores this was developed on (typical error +-35%,
+// much of it the noise of a shared machine); only ratios matter. A 2-D real transform of h x w costs
 // kFftNs · h w log2(h w) (more when the FFT core transforms one tile at a time, kFftSingleNs, which it does
 // when a group of tiles would not fit its buffer; twice that for odd w, which has no half-length trick),
 // half in the row pass and half in the column pass; the row pass only runs over rows that hold data
@@ -241,12 +247,12 @@ Footprint footprint(const Conv2dShape& s, const Core& core, const Sizes& z, bool
 // streams the shared spectra it multiplies with (kByteNs per byte). Work is charged for notional threads
 // left idle (kNotionalThreads; the plan must not depend on the real count), and each barrier costs
 // kBarrierNs.
-constexpr double kFftNs = 0.15;
-constexpr double kFftSingleNs = 0.19;
-constexpr double kFftCallNs = 120;
-constexpr double kFftBinNs = 2.0;
-constexpr double kMacNs = 0.18;
-constexpr double kByteNs = 0.045;
+constexpr double kFftNs = 0.25;
+constexpr double kFftSingleNs = 0.3;  // not fitted: only sizes of about 1024 x 1024 and up
+constexpr double kFftCallNs = 150;
+constexpr double kFftBinNs = 1.0;
+constexpr double kMacNs = 0.25;
+constexpr double kByteNs = 0.06;
 constexpr double kBarrierNs = 50e3;
 constexpr int64_t kNotionalThreads = 4;
 constexpr int64_t kMinBudgetBytes = int64_t(4) << 20;
@@ -287,6 +293,7 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
   p.channels = core.channels;
 
   const Sizes z = sizes_of(core, fh, fw, elem);
+  const int64_t fft_scratch = fft_scratch_bytes(fh, fw, elem);
   const int64_t C1 = core.channels, Kg = s.K_per_group(), G = s.groups;
   const int64_t all = std::max<int64_t>(s.N, 1) * p.tiles_h * p.tiles_w;  // tiles per group
   const double f_in = fft_ns(fh, fw, double(std::min(fh, core.in_h)) / double(fh), elem);
@@ -299,7 +306,7 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
   bool have = false;
   auto consider = [&](bool kernels_first, int64_t tile_batch, int64_t k_block) {
     const Footprint f = footprint(s, core, z, kernels_first, tile_batch, k_block);
-    const int64_t mem = (f.shared + kNotionalThreads * f.per_thread) * elem;
+    const int64_t mem = (f.shared + kNotionalThreads * f.per_thread) * elem + kNotionalThreads * fft_scratch;
     double t;
     int64_t passes;
     if (kernels_first) {  // passes over blocks of k; the tiles are transformed again in each
@@ -335,7 +342,7 @@ Conv2dFftPlan plan_for_size(const Conv2dShape& s, const Core& core, int64_t fh, 
   };
   // Parts of the shared operand: whole, or as many equal parts as it takes to fit the budget.
   auto parts = [&](int64_t total, int64_t unit_bytes, int64_t per_thread_bytes) {
-    const int64_t room = budget - kNotionalThreads * per_thread_bytes;
+    const int64_t room = budget - kNotionalThreads * (per_thread_bytes + fft_scratch);
     if (room <= unit_bytes) return int64_t(1);
     const int64_t fit = std::min(total, room / unit_bytes);
     return ceil_div(total, ceil_div(total, fit));  // even parts
@@ -424,10 +431,12 @@ class FftConv {
     }
     dead_rows_ = padding_only(s.P, s.H, s.R, s.stride_h, s.pad_top, s.dil_h);
     dead_cols_ = padding_only(s.Q, s.W, s.S, s.stride_w, s.pad_left, s.dil_w);
-    any_dead_ = std::count(dead_rows_.begin(), dead_rows_.end(), 1) + std::count(dead_cols_.begin(), dead_cols_.end(), 1) > 0;
+    any_dead_ = std::count(dead_rows_.begin(), dead_rows_.end(), 1) > 0 ||
+                std::count(dead_cols_.begin(), dead_cols_.end(), 1) > 0;
     const bool lanes = fft_batches_lanes(pl.fft_h, pl.fft_w, sizeof(T));
-    in_by_columns_ = lanes && core_.channels < z_.lanes / 2;  // else batches over channels
-    out_by_columns_ = lanes && pl.k_block < z_.lanes / 2;
+    // Batches over runs of tiles of a row when there are too few channels to fill the lanes.
+    in_by_columns_ = lanes && !fills_lanes(core_.channels, sizeof(T));
+    out_by_columns_ = lanes && !fills_lanes(pl.k_block, sizeof(T));
     gemm_ = spectra_gemm_kernel<T>();
   }
 

@@ -97,13 +97,17 @@ void spectra_gemm(const SpectraGemm<T>& g, int64_t b0, int64_t b1, int64_t t0, i
       for (; k + 2 <= g.kout; k += 2) {
         const T* w = wb + k * g.w_out;
         int64_t t = t0;
-        for (; t + 2 <= t1; t += 2) micro_block<T, 2, 2>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
+        for (; t + 2 <= t1; t += 2) {
+          micro_block<T, 2, 2>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
+        }
         if (t < t1) micro_block<T, 2, 1>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
       }
       if (k < g.kout) {
         const T* w = wb + k * g.w_out;
         int64_t t = t0;
-        for (; t + 2 <= t1; t += 2) micro_block<T, 1, 2>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
+        for (; t + 2 <= t1; t += 2) {
+          micro_block<T, 1, 2>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
+        }
         if (t < t1) micro_block<T, 1, 1>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
       }
     }

@@ -132,6 +132,7 @@ static inline void run_stage(const Plan1D<T>& P, const Stage& st,
         case 3: radix3_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
         case 4: radix4_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
         case 5: radix5_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
+        case 8: radix8_stage<T, L>(st.s, st.m, twr, twi, xr, xi, xs, yr, yi, ys); break;
         default:
             generic_stage<T, L>(st.radix, st.s, st.m, twr, twi, P.dft_re.data() + st.dft,
                                 P.dft_im.data() + st.dft, xr, xi, xs, yr, yi, ys);
@@ -609,7 +610,8 @@ static void irfft2_rowcol(const Plan2D<T>& P, const T* re, const T* im,
 // ----------------------------------------------------------------------------
 // Batched entry points (arguments as in cnnkernels/fft.hpp, already checked; ws holds
 // plan.workspace elements). Groups of L tiles go through the tile-lane strategy when the
-// plan allows it; a last, partial group only if it fills at least half the lanes.
+// plan allows it; a last, partial group only if it fills at least 3/4 of the lanes (a group
+// costs about as much as 5 to 6 tiles done one by one with row/column lanes).
 
 template <typename T>
 static void rfft2_batch(const Plan2D<T>& P, int batch,
@@ -619,7 +621,7 @@ static void rfft2_batch(const Plan2D<T>& P, int batch,
     constexpr int L = Lanes<T>::L;
     for (int b0 = 0; b0 < batch; b0 += L) {
         const int G = std::min(L, batch - b0);
-        if (P.tile_lanes && 2 * G >= L) {
+        if (P.tile_lanes && 4 * G >= 3 * L) {
             rfft2_tile_lanes<T, L>(P, b0, G, x, xbs, xrs, row0, col0, rows, cols, spec_re,
                                    spec_im, sbs, ws);
         } else {
@@ -639,7 +641,7 @@ static void irfft2_batch(const Plan2D<T>& P, int batch,
     constexpr int L = Lanes<T>::L;
     for (int b0 = 0; b0 < batch; b0 += L) {
         const int G = std::min(L, batch - b0);
-        if (P.tile_lanes && 2 * G >= L) {
+        if (P.tile_lanes && 4 * G >= 3 * L) {
             irfft2_tile_lanes<T, L>(P, b0, G, spec_re, spec_im, sbs, y, ybs, yrs, row0, col0,
                                     rows, cols, scale, accumulate, ws);
         } else {

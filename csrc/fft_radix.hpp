@@ -1,5 +1,5 @@
-// fft_radix.hpp - internal: the butterfly stages of the FFT core (radix 2, 3, 4, 5 and a
-// generic odd radix), written for "lane vectors" so that every stage vectorises.
+// fft_radix.hpp - internal: the butterfly stages of the FFT core (radix 2, 3, 4, 5, 8 and a
+// generic one for other primes), written for "lane vectors" so that every stage vectorises.
 //
 // Lane layout. The FFT core never transforms one sequence at a time: it transforms L
 // independent sequences together (L rows of an image, L columns of a spectrum, or the same
@@ -212,6 +212,79 @@ static inline void radix5_stage(int s, int m, const T* twr, const T* twi,
                 br[4 * dy + l] = b4r * w4r - b4i * w4i;
                 bi[4 * dy + l] = b4r * w4i + b4i * w4r;
             }
+        }
+    }
+}
+
+// One radix-8 butterfly on L lanes: inputs ar/ai + j * dx, outputs br/bi + k * dy, output k
+// multiplied by (wr, wi)[k - 1] unless kTwiddle is false (p == 0, all twiddles 1).
+template <typename T, int L, bool kTwiddle>
+static inline void radix8_butterfly(const T* CK_RESTRICT ar, const T* CK_RESTRICT ai,
+                                    std::ptrdiff_t dx, T* CK_RESTRICT br, T* CK_RESTRICT bi,
+                                    std::ptrdiff_t dy, const T* wr, const T* wi) {
+    const T c = T(0.70710678118654752440);  // sqrt(1/2)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+        const T a0r = ar[l], a0i = ai[l], a1r = ar[dx + l], a1i = ai[dx + l];
+        const T a2r = ar[2 * dx + l], a2i = ai[2 * dx + l];
+        const T a3r = ar[3 * dx + l], a3i = ai[3 * dx + l];
+        const T a4r = ar[4 * dx + l], a4i = ai[4 * dx + l];
+        const T a5r = ar[5 * dx + l], a5i = ai[5 * dx + l];
+        const T a6r = ar[6 * dx + l], a6i = ai[6 * dx + l];
+        const T a7r = ar[7 * dx + l], a7i = ai[7 * dx + l];
+        // radix 2 between a_j and a_{j+4}: u_j = a_j + a_{j+4}, v_j = (a_j - a_{j+4}) w8^j
+        const T u0r = a0r + a4r, u0i = a0i + a4i, v0r = a0r - a4r, v0i = a0i - a4i;
+        const T u1r = a1r + a5r, u1i = a1i + a5i, d1r = a1r - a5r, d1i = a1i - a5i;
+        const T u2r = a2r + a6r, u2i = a2i + a6i, d2r = a2r - a6r, d2i = a2i - a6i;
+        const T u3r = a3r + a7r, u3i = a3i + a7i, d3r = a3r - a7r, d3i = a3i - a7i;
+        const T v1r = c * (d1r + d1i), v1i = c * (d1i - d1r);    // * (1 - i) / sqrt 2
+        const T v2r = d2i, v2i = -d2r;                           // * -i
+        const T v3r = c * (d3i - d3r), v3i = -c * (d3r + d3i);   // * (-1 - i) / sqrt 2
+        // radix 4 on u: outputs 0, 2, 4, 6
+        const T s0r = u0r + u2r, s0i = u0i + u2i, s1r = u0r - u2r, s1i = u0i - u2i;
+        const T s2r = u1r + u3r, s2i = u1i + u3i, s3r = u1r - u3r, s3i = u1i - u3i;
+        T b[8][2];
+        b[0][0] = s0r + s2r, b[0][1] = s0i + s2i;
+        b[2][0] = s1r + s3i, b[2][1] = s1i - s3r;
+        b[4][0] = s0r - s2r, b[4][1] = s0i - s2i;
+        b[6][0] = s1r - s3i, b[6][1] = s1i + s3r;
+        // radix 4 on v: outputs 1, 3, 5, 7
+        const T t0r = v0r + v2r, t0i = v0i + v2i, t1r = v0r - v2r, t1i = v0i - v2i;
+        const T t2r = v1r + v3r, t2i = v1i + v3i, t3r = v1r - v3r, t3i = v1i - v3i;
+        b[1][0] = t0r + t2r, b[1][1] = t0i + t2i;
+        b[3][0] = t1r + t3i, b[3][1] = t1i - t3r;
+        b[5][0] = t0r - t2r, b[5][1] = t0i - t2i;
+        b[7][0] = t1r - t3i, b[7][1] = t1i + t3r;
+        br[l] = b[0][0];
+        bi[l] = b[0][1];
+        for (int k = 1; k < 8; ++k) {
+            if (kTwiddle) {
+                br[k * dy + l] = b[k][0] * wr[k - 1] - b[k][1] * wi[k - 1];
+                bi[k * dy + l] = b[k][0] * wi[k - 1] + b[k][1] * wr[k - 1];
+            } else {
+                br[k * dy + l] = b[k][0];
+                bi[k * dy + l] = b[k][1];
+            }
+        }
+    }
+}
+
+template <typename T, int L>
+static inline void radix8_stage(int s, int m, const T* twr, const T* twi,
+                                const T* CK_RESTRICT xr, const T* CK_RESTRICT xi, std::ptrdiff_t xs,
+                                T* CK_RESTRICT yr, T* CK_RESTRICT yi, std::ptrdiff_t ys) {
+    const std::ptrdiff_t dx = (std::ptrdiff_t)s * m * xs;
+    const std::ptrdiff_t dy = (std::ptrdiff_t)s * ys;
+    for (int p = 0; p < m; ++p) {
+        for (int q = 0; q < s; ++q) {
+            const T* ar = xr + (q + (std::ptrdiff_t)s * p) * xs;
+            const T* ai = xi + (q + (std::ptrdiff_t)s * p) * xs;
+            T* br = yr + (q + (std::ptrdiff_t)s * 8 * p) * ys;
+            T* bi = yi + (q + (std::ptrdiff_t)s * 8 * p) * ys;
+            if (p == 0)
+                radix8_butterfly<T, L, false>(ar, ai, dx, br, bi, dy, nullptr, nullptr);
+            else
+                radix8_butterfly<T, L, true>(ar, ai, dx, br, bi, dy, twr + 7 * p, twi + 7 * p);
         }
     }
 }

@@ -115,6 +115,7 @@ POLYPHASE_CASES = [
     ((1, 2, 23, 25), (3, 2, 4, 3), dict(stride=3, dilation=(2, 1), padding=1)),
     ((2, 3, 12, 13), (2, 3, 2, 2), dict(stride=4, padding=1)),                    # stride > kernel: unused phases
     ((3, 4, 9, 10), (5, 4, 1, 1), dict(stride=2)),                                # pointwise, strided
+    ((2, 3, 9, 8), (4, 3, 3, 2), dict(stride=10**9, padding=1)),                  # a huge stride: one output
 ]
 
 

@@ -47,7 +47,7 @@ struct Conv2dFftPlan {
   int64_t transforms_kernel = 0;       // forward transforms of kernels
   int64_t transforms_out = 0;          // inverse transforms (one per tile and output channel)
   int64_t complex_macs = 0;            // pointwise complex multiply-adds (bins padded to whole blocks)
-  int64_t spectra_bytes = 0;           // spectra buffers (shared, and per thread for 4 threads)
+  int64_t spectra_bytes = 0;           // memory as planned: spectra, staging, FFT scratch (4 threads)
   int64_t workspace_bytes = 0;         // all extra memory of one call with the current thread count
   double cost = 0;                     // the model's estimate (about ns of one core)
 };
