@@ -2,7 +2,7 @@
 // ISA's micro-kernel (gemm_kernels.hpp). Compiled with the generic flags (SSE2 at most).
 //
 // C[M x N] (+)= A[M x K] · B[K x N], row-major. Each task (a block C[m0:m1, n0:n1], see "Threads") runs
-// BLIS's loop nest with its own packing buffers, so threads never share a packed panel and never wait:
+// BLIS's loop nest with its own packing buffers, so that threads share no packed panel and never wait:
 //
 //   for jc in [n0, n1) step NC             B block of NC columns
 //     for pc in [0, K) step KC              depth block
@@ -16,7 +16,8 @@
 //
 // The first depth block writes C (or adds to it when accumulate), later ones add. Block sizes are evened out
 // (K = 300 with KC = 256 runs as two blocks of 150) so that no block is a thin remainder. A small plain B
-// with few rows of A to serve is read in place instead of packed (see gemm_driver).
+// with few rows of A to serve is read in place instead of packed; a narrow B (N <= NC) whose C is split by
+// rows between threads is packed once and shared (gemm_shared_b).
 #include "cnnkernels/gemm.hpp"
 
 #include <omp.h>
@@ -372,7 +373,8 @@ void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, 
 // Threads
 //
 // C is split into a tm x tn grid of MR/NR-aligned blocks, one per thread, the grid chosen by a cost model;
-// the blocks' columns are then cut into tasks handed out dynamically (see the tuning constants).
+// the blocks' columns are then cut into tasks handed out dynamically (see the tuning constants). When the
+// grid splits the rows of a narrow B instead, the threads share one packed B (gemm_shared_b).
 
 // A tm x tn grid of thread blocks over C. The estimate charges each thread its padded micro-tiles plus its
 // packing (one packed element costs about as much as kPackCost multiply-adds), and takes the slowest thread.
