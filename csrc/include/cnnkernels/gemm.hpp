@@ -67,6 +67,9 @@ class MatrixBPacker final : public BPacker<T> {
   int64_t ldb_;
 };
 
+extern template class MatrixBPacker<float>;  // instantiated in gemm.cpp
+extern template class MatrixBPacker<double>;
+
 // C[M x N] = A[M x K] · B[K x N]   (+ C when accumulate), B given by packB (see above).
 template <typename T>
 void gemm_packed_b(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
