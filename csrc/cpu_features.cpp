@@ -105,7 +105,8 @@ struct Selection {
 std::string lower_trimmed(const char* s) {
   std::string out;
   for (; *s; ++s) {
-    if (!std::isspace(static_cast<unsigned char>(*s))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(*s)));
+    const auto c = static_cast<unsigned char>(*s);
+    if (!std::isspace(c)) out += static_cast<char>(std::tolower(c));
   }
   return out;
 }
@@ -129,8 +130,8 @@ Selection& selection() {
         s->note = std::string("CNNKERNELS_ISA=") + env + " is not one of scalar, avx2, avx512, auto; using " +
                   isa_name(best);
       } else if (!isa_supported(wanted)) {
-        s->note = std::string("CNNKERNELS_ISA=") + env + " asks for a path this CPU (or its OS) lacks; using " +
-                  isa_name(best);
+        s->note = std::string("CNNKERNELS_ISA=") + env +
+                  " asks for a path this CPU (or its OS) lacks; using " + isa_name(best);
       } else {
         chosen = wanted;
         if (wanted != best) s->note = std::string("CNNKERNELS_ISA=") + env + " chose " + isa_name(wanted);

@@ -2,7 +2,7 @@
 // ISA's micro-kernel (gemm_kernels.hpp). Compiled with the generic flags (SSE2 at most).
 //
 // C[M x N] (+)= A[M x K] · B[K x N], row-major. Each task (a block C[m0:m1, n0:n1], see "Threads") runs
-// BLIS's loop nest with its own packing buffers, so threads never share a packed panel and never wait:
+// BLIS's loop nest with its own packing buffers, so that threads share no packed panel and never wait:
 //
 //   for jc in [n0, n1) step NC             B block of NC columns
 //     for pc in [0, K) step KC              depth block
@@ -16,7 +16,8 @@
 //
 // The first depth block writes C (or adds to it when accumulate), later ones add. Block sizes are evened out
 // (K = 300 with KC = 256 runs as two blocks of 150) so that no block is a thin remainder. A small plain B
-// with few rows of A to serve is read in place instead of packed (see gemm_driver).
+// with few rows of A to serve is read in place instead of packed; a narrow B (N <= NC) whose C is split by
+// rows between threads is packed once and shared (gemm_shared_b).
 #include "cnnkernels/gemm.hpp"
 
 #include <omp.h>
@@ -79,6 +80,11 @@ constexpr double kMinMacsPerThread = 96.0 * 96 * 96;
 constexpr int64_t kTasksPerThread = 4;
 constexpr int64_t kMinTaskCols = 256;
 
+// Shared packed B (see gemm_shared_b): at most kSharedMaxBytes of it, bands of at least kSharedMinBand
+// micro-panels of rows.
+constexpr double kSharedMaxBytes = 16 << 20;
+constexpr int64_t kSharedMinBand = 4;
+
 // ---------------------------------------------------------------------------------------------------------
 // Kernel selection
 
@@ -120,7 +126,8 @@ const KernelSet<T>& active_kernels(Isa* used) {
 // lie past the end of the array (a prefetch never faults), where pointer arithmetic would be undefined.
 template <typename T>
 void prefetch(const T* base, int64_t offset) {
-  const void* p = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(base) + offset * int64_t(sizeof(T)));
+  const uintptr_t address = reinterpret_cast<uintptr_t>(base) + uintptr_t(offset * int64_t(sizeof(T)));
+  const void* p = reinterpret_cast<const void*>(address);
 #if defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(p);
 #elif defined(CK_GEMM_SSE2)
@@ -366,7 +373,8 @@ void gemm_thread_block(const Plan<T>& plan, int64_t m0, int64_t m1, int64_t n0, 
 // Threads
 //
 // C is split into a tm x tn grid of MR/NR-aligned blocks, one per thread, the grid chosen by a cost model;
-// the blocks' columns are then cut into tasks handed out dynamically (see the tuning constants).
+// the blocks' columns are then cut into tasks handed out dynamically (see the tuning constants). When the
+// grid splits the rows of a narrow B instead, the threads share one packed B (gemm_shared_b).
 
 // A tm x tn grid of thread blocks over C. The estimate charges each thread its padded micro-tiles plus its
 // packing (one packed element costs about as much as kPackCost multiply-adds), and takes the slowest thread.
@@ -402,12 +410,83 @@ struct AlignedDelete {
   void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
 };
 
+// Runs body(thread) on a team of `threads`, gathering exceptions; rethrows the first once all have stopped.
+template <typename Body>
+void parallel_region(int threads, const Body& body) {
+  std::vector<std::exception_ptr> errors(threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int thread = omp_get_thread_num();
+    body(thread, errors);
+  }
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+// Threads sharing one packed B, for B narrow enough to be packed whole (N <= NC): all threads pack B
+// together (each element once), then take bands of rows of C dynamically, each band's A packed by the thread
+// that takes it. Saves the second packing of B that splitting the rows of C otherwise costs each thread, and
+// balances the load when a core is busy with another process.
+template <typename T>
+void gemm_shared_b(const KernelSet<T>& ks, int threads, int64_t M, int64_t N, int64_t K, int64_t kc_blk,
+                   const T* A, int64_t lda, const BPacker<T>& packB, T* C, int64_t ldc, bool accumulate) {
+  const int64_t MR = ks.mr, NR = ks.nr;
+  const int64_t n_pad = round_up(N, NR), strips = n_pad / NR;
+  const int64_t band =
+      std::min(ks.mc, std::max(kSharedMinBand * MR, round_up(ceil_div(M, threads * kTasksPerThread), MR)));
+  const int64_t bands = ceil_div(M, band);
+  const int64_t depth_blocks = ceil_div(K, kc_blk), chunks = ceil_div(strips, kPackStrips);
+
+  // The packed B, depth block by depth block (the block at depth pc starts at pc * n_pad), then each
+  // thread's A band.
+  const int64_t b_elems = round_up(K * n_pad, 64), a_elems = round_up(band * kc_blk, 64);
+  std::unique_ptr<void, AlignedDelete> workspace(
+      ::operator new(size_t(b_elems + a_elems * threads) * sizeof(T), std::align_val_t(64)));
+  T* bpacked = static_cast<T*>(workspace.get());
+
+  parallel_region(threads, [&](int thread, std::vector<std::exception_ptr>& errors) {
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t unit = 0; unit < depth_blocks * chunks; ++unit) {
+      const int64_t pc = unit / chunks * kc_blk, kc = std::min(kc_blk, K - pc);
+      const int64_t s0 = unit % chunks * kPackStrips, s1 = std::min(strips, s0 + kPackStrips);
+      if (errors[thread]) continue;
+      try {
+        packB.pack(pc, kc, s0 * NR, std::min(N, s1 * NR) - s0 * NR, NR, bpacked + pc * n_pad + s0 * kc * NR);
+      } catch (...) {
+        errors[thread] = std::current_exception();
+      }
+    }  // implicit barrier: B is packed (or some thread failed)
+    for (const auto& e : errors) {
+      if (e) return;
+    }
+    T* abuf = bpacked + b_elems + thread * a_elems;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < bands; ++b) {
+      const int64_t m0 = b * band, mc = std::min(band, M - m0);
+      for (int64_t pc = 0; pc < K; pc += kc_blk) {
+        const int64_t kc = std::min(kc_blk, K - pc);
+        pack_a(MR, mc, kc, A + m0 * lda + pc, lda, abuf);
+        for (int64_t jr = 0; jr < N; jr += NR) {
+          const T* bstrip = bpacked + pc * n_pad + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            ks.kernel(kc, abuf + ir * kc, bstrip, NR, C + (m0 + ir) * ldc + jr, ldc, std::min(MR, mc - ir),
+                      std::min(NR, N - jr), accumulate || pc > 0);
+          }
+        }
+      }
+    }
+  });
+}
+
 template <typename T>
 void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const BPacker<T>& packB, T* C,
                  int64_t ldc, bool accumulate, const T* B_in_place, int64_t ldb) {
   if (M < 0 || N < 0 || K < 0) throw std::invalid_argument("gemm: negative dimension");
   if (M == 0 || N == 0) return;
-  if (ldc < N || (K > 0 && lda < K)) throw std::invalid_argument("gemm: leading dimension smaller than a row");
+  if (ldc < N || (K > 0 && lda < K)) {
+    throw std::invalid_argument("gemm: leading dimension smaller than a row");
+  }
   if (K == 0) {  // empty sum
     if (!accumulate) {
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, T(0));
@@ -447,6 +526,13 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
   plan.B = in_place ? B_in_place : nullptr;
   plan.ldb = ldb;
 
+  // Narrow B with the rows of C split between threads: share one packed B instead.
+  if (threads > 1 && !in_place && N <= NC && grid.tm > 1 &&
+      double(K) * double(round_up(N, NR)) * sizeof(T) <= kSharedMaxBytes) {
+    gemm_shared_b(ks, threads, M, N, K, plan.kc, A, lda, packB, C, ldc, accumulate);
+    return;
+  }
+
   // Per-thread workspace, 64-byte aligned: the A block then the B block.
   const int64_t a_elems = round_up(plan.mc_max * plan.kc, 64), b_elems = round_up(plan.kc * plan.nc_max, 64);
   const int64_t per_thread = a_elems + b_elems;
@@ -467,11 +553,8 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
     for (int64_t task = 0; task < tasks; ++task) run_task(task, 0);
     return;
   }
-  std::vector<std::exception_ptr> errors(threads);
-#pragma omp parallel num_threads(threads)
-  {
-    // The team may be smaller than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC); the loop copes either way.
-    const int thread = omp_get_thread_num();
+  // The team may be smaller than asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC); the loop copes either way.
+  parallel_region(threads, [&](int thread, std::vector<std::exception_ptr>& errors) {
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; ++task) {
       if (errors[thread]) continue;
@@ -481,10 +564,7 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
         errors[thread] = std::current_exception();
       }
     }
-  }
-  for (const auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  });
 }
 
 }  // namespace

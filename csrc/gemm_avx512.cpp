@@ -115,35 +115,65 @@ void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, in
   constexpr int W = Z::kLanes;
 
   // The C tile is needed only at the end: start fetching it now.
-#define CK_PREFETCH(i)                                                                       \
-  if constexpr (ROWS > i) {                                                                  \
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);                 \
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + VECS * W - 1), _MM_HINT_T0);  \
+#define CK_PREFETCH(i)                                                          \
+  if constexpr (ROWS > i) {                                                     \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);      \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + VECS * W - 1), _MM_HINT_T0); \
   }
   CK_FOR_ROWS(CK_PREFETCH)
 #undef CK_PREFETCH
 
-  // c<i>_0: columns [0, W) of row i, c<i>_1: columns [W, 2W).
+  // c<i>_0: columns [0, W) of row i, c<i>_1: columns [W, 2W) (VECS = 2), or the odd depth steps (VECS = 1).
 #define CK_DECLARE(i) V c##i##_0 = Z::zero(), c##i##_1 = Z::zero();
   CK_FOR_ROWS(CK_DECLARE)
 #undef CK_DECLARE
 
-  for (int64_t p = 0; p < kc; ++p) {
-    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR), _MM_HINT_T0);  // A panel, 8 steps ahead (L2)
-    const V b0 = Z::loadu(b), b1 = VECS == 2 ? Z::loadu(b + W) : b0;
-#define CK_STEP(i)                                               \
-  if constexpr (ROWS > i) {                                      \
-    const V ai = Z::broadcast(a + i);                            \
-    c##i##_0 = Z::fma(ai, b0, c##i##_0);                         \
-    if constexpr (VECS == 2) c##i##_1 = Z::fma(ai, b1, c##i##_1);  \
+  if constexpr (VECS == 2) {
+    for (int64_t p = 0; p < kc; ++p) {
+      _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR), _MM_HINT_T0);  // A panel, 8 steps ahead (L2)
+      const V b0 = Z::loadu(b), b1 = Z::loadu(b + W);
+#define CK_STEP(i)                                                              \
+  if constexpr (ROWS > i) {                                                     \
+    const V ai = Z::broadcast(a + i);                                           \
+    c##i##_0 = Z::fma(ai, b0, c##i##_0);                                        \
+    c##i##_1 = Z::fma(ai, b1, c##i##_1);                                        \
   }
-    CK_FOR_ROWS(CK_STEP)
+      CK_FOR_ROWS(CK_STEP)
 #undef CK_STEP
-    a += kMR;
-    b += ldb;
+      a += kMR;
+      b += ldb;
+    }
+  } else {
+    // One vector per row leaves too few independent FMA chains to cover the FMA latency: even steps of
+    // the depth go to c<i>_0, odd ones to c<i>_1, summed at the end.
+    int64_t p = 0;
+    for (; p + 2 <= kc; p += 2) {
+      _mm_prefetch(reinterpret_cast<const char*>(a + 8 * kMR), _MM_HINT_T0);
+      const V b0 = Z::loadu(b), b1 = Z::loadu(b + ldb);
+#define CK_STEP(i)                                                              \
+  if constexpr (ROWS > i) {                                                     \
+    c##i##_0 = Z::fma(Z::broadcast(a + i), b0, c##i##_0);                       \
+    c##i##_1 = Z::fma(Z::broadcast(a + kMR + i), b1, c##i##_1);                 \
+  }
+      CK_FOR_ROWS(CK_STEP)
+#undef CK_STEP
+      a += 2 * kMR;
+      b += 2 * ldb;
+    }
+    if (p < kc) {
+      const V b0 = Z::loadu(b);
+#define CK_STEP(i)                                                              \
+  if constexpr (ROWS > i) c##i##_0 = Z::fma(Z::broadcast(a + i), b0, c##i##_0);
+      CK_FOR_ROWS(CK_STEP)
+#undef CK_STEP
+    }
+#define CK_SUM(i)                                                               \
+  if constexpr (ROWS > i) c##i##_0 = Z::add(c##i##_0, c##i##_1);
+    CK_FOR_ROWS(CK_SUM)
+#undef CK_SUM
   }
 
-#define CK_STORE(i) \
+#define CK_STORE(i)                                                             \
   if constexpr (ROWS > i) store_row<T, VECS>(c + i * ldc, c##i##_0, c##i##_1, n, accumulate);
   CK_FOR_ROWS(CK_STORE)
 #undef CK_STORE

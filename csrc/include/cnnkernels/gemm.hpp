@@ -38,7 +38,7 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, 
 // Each element of the virtual B is asked for once, or once per band of rows of C when threads split the
 // rows of C (small N). Blocks come in no fixed order and from several threads at the same time (OpenMP
 // workers, each into its own panel), so pack() must be thread-safe; an exception it throws is passed on
-// to the caller of gemm_packed_b once every thread has stopped.
+// to the caller of gemm_packed_b once every thread has stopped (C is then partly updated).
 //
 // An im2col packer for a convolution writes, for block row p = (c, r, s) of the filter window and block
 // column j = output pixel (oh, ow), the input x[c][oh*stride + r - pad][ow*stride + s - pad] (0 outside the
@@ -66,6 +66,9 @@ class MatrixBPacker final : public BPacker<T> {
   const T* B_;
   int64_t ldb_;
 };
+
+extern template class MatrixBPacker<float>;  // instantiated in gemm.cpp
+extern template class MatrixBPacker<double>;
 
 // C[M x N] = A[M x K] · B[K x N]   (+ C when accumulate), B given by packB (see above).
 template <typename T>
