@@ -671,18 +671,24 @@ void FftConv<T>::run() {
     for (int64_t k0 = 0; k0 < Kg; k0 += kb) {
       const int64_t kn = std::min(kb, Kg - k0);
       auto W = [&](int64_t g) { return Spectra<T>{shared.get() + g * nb * kb * C1 * line, kb * C1 * line, C1 * line}; };
+      // One kernel (a single-channel image): the calling thread transforms it, and the region has no barrier
+      // (on a loaded machine each can wait for a descheduled thread).
+      const bool one_kernel = G * kn == 1;
+      if (one_kernel) kernel_spectra(0, k0, 1, W(0), local.get());
 #pragma omp parallel num_threads(team(std::max(items, G * kn)))
       {
         T* buf = local.get() + int64_t(omp_get_thread_num()) * per_thread;
         T* st = buf;
         T* spectra = buf + round_up(z_.staging, 64 / int64_t(sizeof(T)));
+        if (!one_kernel) {
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t gk = 0; gk < G * kn; ++gk) {
-          Spectra<T> w = W(gk / kn);
-          w.base = w.at(gk % kn, 0);
-          kernel_spectra(gk / kn, k0 + gk % kn, 1, w, st);
+          for (int64_t gk = 0; gk < G * kn; ++gk) {
+            Spectra<T> w = W(gk / kn);
+            w.base = w.at(gk % kn, 0);
+            kernel_spectra(gk / kn, k0 + gk % kn, 1, w, st);
+          }
+          // implicit barrier: every kernel spectrum is ready
         }
-        // implicit barrier: every kernel spectrum is ready
 #pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < items; ++item) {
           const int64_t g = item / ceil_div(all_, tb), t0 = item % ceil_div(all_, tb) * tb;
