@@ -429,6 +429,10 @@ class FftConv {
       col_out_.push_back(std::min(pl.tile_w, s.Q - j * pl.tile_w));
       col_in_.push_back(input_span(j * pl.tile_w, col_out_[j], core_.ks, core_.pad_l, core_.in_w));
     }
+    for (int64_t a : core_.phase_h)
+      for (int64_t u = 0; u < core_.kr; ++u) tap_h_.push_back(source_tap(u, a, s.stride_h, s.dil_h, s.R));
+    for (int64_t b : core_.phase_w)
+      for (int64_t v = 0; v < core_.ks; ++v) tap_w_.push_back(source_tap(v, b, s.stride_w, s.dil_w, s.S));
     dead_rows_ = padding_only(s.P, s.H, s.R, s.stride_h, s.pad_top, s.dil_h);
     dead_cols_ = padding_only(s.Q, s.W, s.S, s.stride_w, s.pad_left, s.dil_w);
     any_dead_ = std::count(dead_rows_.begin(), dead_rows_.end(), 1) > 0 ||
@@ -479,6 +483,7 @@ class FftConv {
   std::vector<int64_t> row_out_, col_out_;
   std::vector<char> dead_rows_, dead_cols_;
   bool any_dead_ = false;
+  std::vector<int64_t> tap_h_, tap_w_;  // source_tap of each phase kernel row / column: [phase][u]
   bool in_by_columns_ = false, out_by_columns_ = false;
   SpectraGemmFn<T> gemm_ = nullptr;
 };
@@ -519,12 +524,16 @@ void FftConv<T>::kernel_spectra(int64_t g, int64_t k0, int64_t kb, Spectra<T> W,
       for (int64_t ih = 0; ih < nph_h; ++ih) {
         for (int64_t iw = 0; iw < nph_w; ++iw) {
           T* kc = ker + ((c * nph_h + ih) * nph_w + iw) * taps;
+          const int64_t* rows = tap_h_.data() + ih * core_.kr;  // weight row of each tap row, or -1
+          const int64_t* cols = tap_w_.data() + iw * core_.ks;
           for (int64_t u = 0; u < core_.kr; ++u) {
-            const int64_t r = source_tap(u, core_.phase_h[ih], s.stride_h, s.dil_h, s.R);
-            for (int64_t v = 0; v < core_.ks; ++v) {
-              const int64_t t = source_tap(v, core_.phase_w[iw], s.stride_w, s.dil_w, s.S);
-              kc[u * core_.ks + v] = (r >= 0 && t >= 0) ? wk[(c * s.R + r) * s.S + t] : T(0);
+            T* ku = kc + u * core_.ks;
+            if (rows[u] < 0) {
+              std::fill(ku, ku + core_.ks, T(0));
+              continue;
             }
+            const T* wr = wk + (c * s.R + rows[u]) * s.S;
+            for (int64_t v = 0; v < core_.ks; ++v) ku[v] = cols[v] >= 0 ? wr[cols[v]] : T(0);
           }
         }
       }
@@ -671,18 +680,24 @@ void FftConv<T>::run() {
     for (int64_t k0 = 0; k0 < Kg; k0 += kb) {
       const int64_t kn = std::min(kb, Kg - k0);
       auto W = [&](int64_t g) { return Spectra<T>{shared.get() + g * nb * kb * C1 * line, kb * C1 * line, C1 * line}; };
+      // One kernel (a single-channel image): the calling thread transforms it, and the region has no barrier
+      // (on a loaded machine each can wait for a descheduled thread).
+      const bool one_kernel = G * kn == 1;
+      if (one_kernel) kernel_spectra(0, k0, 1, W(0), local.get());
 #pragma omp parallel num_threads(team(std::max(items, G * kn)))
       {
         T* buf = local.get() + int64_t(omp_get_thread_num()) * per_thread;
         T* st = buf;
         T* spectra = buf + round_up(z_.staging, 64 / int64_t(sizeof(T)));
+        if (!one_kernel) {
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t gk = 0; gk < G * kn; ++gk) {
-          Spectra<T> w = W(gk / kn);
-          w.base = w.at(gk % kn, 0);
-          kernel_spectra(gk / kn, k0 + gk % kn, 1, w, st);
+          for (int64_t gk = 0; gk < G * kn; ++gk) {
+            Spectra<T> w = W(gk / kn);
+            w.base = w.at(gk % kn, 0);
+            kernel_spectra(gk / kn, k0 + gk % kn, 1, w, st);
+          }
+          // implicit barrier: every kernel spectrum is ready
         }
-        // implicit barrier: every kernel spectrum is ready
 #pragma omp for schedule(dynamic, 1)
         for (int64_t item = 0; item < items; ++item) {
           const int64_t g = item / ceil_div(all_, tb), t0 = item % ceil_div(all_, tb) * tb;

@@ -83,10 +83,40 @@ inline void micro_block(const SpectraGemm<T>& g, const T* x, const T* w, T* y, i
   }
 }
 
+// Streams the cache lines of [begin, end) into L2, `per_call` lines per call: the next bin block's spectra,
+// fetched while the current one is computed (the hardware prefetchers do not cross from one block's scattered
+// streams to the next, and a work item's spectra are megabytes: L3 or memory).
+struct Prefetcher {
+  const char* next;
+  const char* end;
+  int64_t per_call;
+  void step() {
+    for (int64_t i = 0; i < per_call && next < end; ++i, next += 64) __builtin_prefetch(next, 0, 2);
+  }
+};
+
 template <typename T>
 void spectra_gemm(const SpectraGemm<T>& g, int64_t b0, int64_t b1, int64_t t0, int64_t t1) {
   constexpr int64_t line = 2 * kBlockBins<T>;
+  const int64_t calls = ((g.cin + kChanBlock - 1) / kChanBlock) * ((g.kout + 1) / 2) * ((t1 - t0 + 1) / 2);
+  const int64_t lines = ((t1 - t0) + g.kout) * g.cin;  // per block: X(t0 .. t1, every c), W(every k and c)
   for (int64_t b = b0; b < b1; ++b) {
+    // The next block's tiles, then its kernels (each a contiguous range).
+    Prefetcher px{nullptr, nullptr, 0}, pw{nullptr, nullptr, 0};
+    if (b + 1 < b1) {
+      const T* xn = g.x + (b + 1) * g.x_block + t0 * g.x_tile;
+      const T* wn = g.w + (b + 1) * g.w_block;
+      const int64_t per_call = (lines + calls - 1) / calls;
+      px = {reinterpret_cast<const char*>(xn), reinterpret_cast<const char*>(xn + (t1 - t0) * g.x_tile), per_call};
+      pw = {reinterpret_cast<const char*>(wn), reinterpret_cast<const char*>(wn + g.kout * g.w_out), per_call};
+    }
+    auto prefetch = [&] {
+      if (px.next < px.end) {
+        px.step();
+      } else {
+        pw.step();
+      }
+    };
     for (int64_t c0 = 0; c0 < g.cin; c0 += kChanBlock) {
       const int64_t nc = g.cin - c0 < kChanBlock ? g.cin - c0 : kChanBlock;
       const bool add = c0 > 0;
@@ -98,6 +128,7 @@ void spectra_gemm(const SpectraGemm<T>& g, int64_t b0, int64_t b1, int64_t t0, i
         const T* w = wb + k * g.w_out;
         int64_t t = t0;
         for (; t + 2 <= t1; t += 2) {
+          prefetch();
           micro_block<T, 2, 2>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
         }
         if (t < t1) micro_block<T, 2, 1>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
@@ -106,6 +137,7 @@ void spectra_gemm(const SpectraGemm<T>& g, int64_t b0, int64_t b1, int64_t t0, i
         const T* w = wb + k * g.w_out;
         int64_t t = t0;
         for (; t + 2 <= t1; t += 2) {
+          prefetch();
           micro_block<T, 1, 2>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
         }
         if (t < t1) micro_block<T, 1, 1>(g, xb + t * g.x_tile, w, yb + t * g.y_tile + k * line, nc, add);
