@@ -760,9 +760,25 @@ void FftConv<T>::run() {
 // ---------------------------------------------------------------------------------------------------------
 // Plan
 
+}  // namespace
+
+// The smallest transform must hold the (dilated, phase-split) kernel, and the FFT core takes at most 2^30 points.
+bool conv2d_fft_supported(const Conv2dShape& s) {
+  const Core core = make_core(s);
+  constexpr int64_t kMax = int64_t(1) << 30;
+  if (core.kr > kMax / 2 || core.ks > kMax / 2) return false;
+  return int64_t(fft::next_fast_size(int(core.kr))) * int64_t(fft::next_fast_size(int(core.ks))) <= kMax;
+}
+
+namespace {
+
 // The cost model's choice for a geometry (without workspace_bytes, which depends on the thread count).
 Conv2dFftPlan choose_plan(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force) {
   const Core core = make_core(s);
+  if (!conv2d_fft_supported(s)) {
+    throw ArgumentError("conv2d: algo='fft' cannot transform the dilated kernel of the stride-1 problem, " +
+                        detail::pair_str(core.kr, core.ks) + ": more than 2^30 points; use algo='direct'");
+  }
   const int64_t io = s.N * s.C * s.H * s.W + s.N * s.K * s.P * s.Q + s.K * s.C_per_group() * s.R * s.S;
   const int64_t budget = force.budget_bytes > 0 ? force.budget_bytes : std::max(2 * io * elem_bytes, kMinBudgetBytes);
   std::vector<int64_t> hs = size_candidates(core.kr, s.P, false);
