@@ -28,10 +28,11 @@
 //      kernels first: W for all K x C' kernels is shared; an item is a run of tiles (big images);
 //      tiles first:   X for all tiles is shared; an item is a block of output channels (many channels,
 //                     small images: AlexNet conv2 has 24576 kernels and 32 tiles).
-//    So a call has one barrier (two per pass when the shared spectra must come in parts to respect the
-//    memory bound; the other operand is then transformed again per part). Few barriers matter on a loaded
-//    machine: each can wait for a descheduled thread. The transform size, order, item sizes and parts are
-//    chosen by a cost model (plan_conv2d_fft).
+//    So a pass is one parallel region with one barrier (none when there is a single kernel); a call is one
+//    pass unless the shared spectra must come in parts to respect the memory bound (the other operand is
+//    then transformed again per part). Few barriers matter on a loaded machine: each can wait for a
+//    descheduled thread. The transform size, order, item sizes and parts are chosen by a cost model
+//    (plan_conv2d_fft).
 //
 // Threads: items are scheduled dynamically; the plan does not depend on the thread count, and every value is
 // computed by the same operations whichever thread runs it, so results are identical for any thread count.
