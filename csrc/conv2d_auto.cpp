@@ -15,7 +15,7 @@ namespace ck {
 constexpr double kSpatialGflops = 40;
 
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
-  if (s.N > 0 && s.R * s.S > 1) {
+  if (s.N > 0 && s.R * s.S > 1 && conv2d_fft_supported(s)) {
     const double flops = 2.0 * double(s.N * s.K * s.P * s.Q) * double(s.C_per_group() * s.R * s.S);
     const double spatial_ns = flops / (kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
     if (plan_conv2d_fft(s, elem_bytes).cost < spatial_ns) return ConvAlgo::fft;

@@ -28,10 +28,11 @@
 //      kernels first: W for all K x C' kernels is shared; an item is a run of tiles (big images);
 //      tiles first:   X for all tiles is shared; an item is a block of output channels (many channels,
 //                     small images: AlexNet conv2 has 24576 kernels and 32 tiles).
-//    So a call has one barrier (two per pass when the shared spectra must come in parts to respect the
-//    memory bound; the other operand is then transformed again per part). Few barriers matter on a loaded
-//    machine: each can wait for a descheduled thread. The transform size, order, item sizes and parts are
-//    chosen by a cost model (plan_conv2d_fft).
+//    So a pass is one parallel region with one barrier (none when there is a single kernel); a call is one
+//    pass unless the shared spectra must come in parts to respect the memory bound (the other operand is
+//    then transformed again per part). Few barriers matter on a loaded machine: each can wait for a
+//    descheduled thread. The transform size, order, item sizes and parts are chosen by a cost model
+//    (plan_conv2d_fft).
 //
 // Threads: items are scheduled dynamically; the plan does not depend on the thread count, and every value is
 // computed by the same operations whichever thread runs it, so results are identical for any thread count.
@@ -760,9 +761,25 @@ void FftConv<T>::run() {
 // ---------------------------------------------------------------------------------------------------------
 // Plan
 
+}  // namespace
+
+// The smallest transform must hold the (dilated, phase-split) kernel, and the FFT core takes at most 2^30 points.
+bool conv2d_fft_supported(const Conv2dShape& s) {
+  const Core core = make_core(s);
+  constexpr int64_t kMax = int64_t(1) << 30;
+  if (core.kr > kMax / 2 || core.ks > kMax / 2) return false;
+  return int64_t(fft::next_fast_size(int(core.kr))) * int64_t(fft::next_fast_size(int(core.ks))) <= kMax;
+}
+
+namespace {
+
 // The cost model's choice for a geometry (without workspace_bytes, which depends on the thread count).
 Conv2dFftPlan choose_plan(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force) {
   const Core core = make_core(s);
+  if (!conv2d_fft_supported(s)) {
+    throw ArgumentError("conv2d: algo='fft' cannot transform the dilated kernel of the stride-1 problem, " +
+                        detail::pair_str(core.kr, core.ks) + ": more than 2^30 points; use algo='direct'");
+  }
   const int64_t io = s.N * s.C * s.H * s.W + s.N * s.K * s.P * s.Q + s.K * s.C_per_group() * s.R * s.S;
   const int64_t budget = force.budget_bytes > 0 ? force.budget_bytes : std::max(2 * io * elem_bytes, kMinBudgetBytes);
   std::vector<int64_t> hs = size_candidates(core.kr, s.P, false);

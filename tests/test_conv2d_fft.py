@@ -217,6 +217,16 @@ def test_both_orders_and_passes(rng, dtype, order, budget, case):
         assert err <= FFT_TOL[dtype], f"{info['order']} passes {info['passes']}: relative error {err:.3g}"
 
 
+def test_kernel_too_large_to_transform(backend):
+    # legal (one output), but the dilated kernel has 2e9 + 1 rows: fft refuses it clearly, auto goes elsewhere
+    x, w = np.ones((1, 1, 1, 1)), np.ones((1, 1, 3, 1))
+    kw = dict(padding=((10**9, 10**9), (0, 0)), dilation=(10**9, 1))
+    with pytest.raises(ValueError, match="fft"):
+        ck.conv2d(x, w, algo="fft", **kw)
+    assert ck.conv2d_plan(x.shape, w.shape, **kw)["algo"] != "fft"
+    np.testing.assert_array_equal(ck.conv2d(x, w, **kw), np.ones((1, 1, 1, 1)))
+
+
 def test_forced_size_smaller_than_kernel_is_refused(rng):
     x, w, b = make(rng, (1, 2, 10, 10), (2, 2, 5, 5), np.float32)
     with pytest.raises(ValueError, match="kernel"):

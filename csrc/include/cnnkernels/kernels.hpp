@@ -59,6 +59,10 @@ struct Conv2dFftForce {
   int64_t budget_bytes = 0;      // memory bound in place of max(2 x (x + y + weight), 4 MiB)
 };
 
+// Whether algo="fft" can run this geometry: false only for dilated kernels too large to transform (2^30
+// points); conv2d_fft and plan_conv2d_fft throw ArgumentError for those.
+bool conv2d_fft_supported(const Conv2dShape& s);
+
 // The plan conv2d_fft uses (cached per geometry).
 Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force = {});
 template <typename T>
