@@ -10,8 +10,8 @@ namespace ck {
 //   hardly grows with R*S, theirs grows linearly).
 // - A pointwise convolution is a plain GEMM on x itself.
 // - The direct kernel keeps a tile of output channels x pixels in registers and reads the input in place,
-//   so it wins when there are few input channels per group (LeNet, AlexNet conv1) or few output channels
-//   (depthwise); with many input channels im2col's GEMM reuses each packed panel across a whole cache block.
+//   so it wins unless the GEMM is deep ((C/g)*R*S >= 512) and wide (K/g >= 32): then im2col's GEMM reuses
+//   each packed panel across enough rows to pay for packing it (AlexNet conv3, VGG).
 constexpr double kSpatialGflops = 40;
 
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
@@ -23,8 +23,10 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
   const bool pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
                          s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0;
   if (pointwise && s.K_per_group() >= 4) return ConvAlgo::im2col;
-  if (s.K_per_group() < 4 || s.C_per_group() <= 16) return ConvAlgo::direct;
-  return ConvAlgo::im2col;
+  // im2col once the GEMM is deep and wide enough to amortise packing its B panels (measured crossover).
+  const int64_t depth = s.C_per_group() * s.R * s.S;
+  if (depth >= 512 && s.K_per_group() >= 32) return ConvAlgo::im2col;
+  return ConvAlgo::direct;
 }
 
 }  // namespace ck

@@ -9,7 +9,7 @@
 // images) so the GEMM is wide enough to run at full speed; their result goes through a buffer of
 // K/g x pixels and is scattered into NCHW. A 1x1 stride-1 unpadded convolution reads x itself as B.
 #include <algorithm>
-#include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "cnnkernels/gemm.hpp"
@@ -20,6 +20,7 @@ namespace ck {
 namespace {
 
 constexpr int64_t kMinColumns = 2048;  // batch images until a GEMM has at least this many columns
+constexpr int64_t kMaxStrip = 64;      // widest B strip a micro-kernel asks for (gemm.hpp: 4 to 32)
 
 bool is_pointwise(const Conv2dShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_bottom == 0 &&
@@ -42,6 +43,7 @@ class Im2colPacker final : public BPacker<T> {
   void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int64_t nr, T* panel) const override {
     const Conv2dShape& s = s_;
     const int64_t PQ = s.P * s.Q, HW = s.H * s.W;
+    if (nr > kMaxStrip) throw std::logic_error("im2col: GEMM strip wider than kMaxStrip");
     // Per column of the block: offset of its image's channel c0 in x, and its window's top-left (ih, iw).
     std::vector<int64_t> base(nc), ih0(nc), iw0(nc);
     int64_t n = j0 / PQ, p = j0 % PQ / s.Q, q = j0 % s.Q;
@@ -54,32 +56,47 @@ class Im2colPacker final : public BPacker<T> {
         if (++p == s.P) p = 0, ++n;
       }
     }
+    // Per row of the block, tap (c, r, t): channel offset and the tap's row and column displacement.
+    std::vector<int64_t> tap_c(kc), tap_r(kc), tap_t(kc);
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      const int64_t row = k0 + kk;
+      tap_c[kk] = row / (s.R * s.S) * HW;
+      tap_r[kk] = row / s.S % s.R * s.dil_h;
+      tap_t[kk] = row % s.S * s.dil_w;
+    }
     for (int64_t j = 0; j < nc; j += nr) {  // one strip of nr columns, kc rows of nr values
       const int64_t w = std::min(nr, nc - j);
-      // Columns of one output row of one image at stride 1 read consecutive input columns: copy spans.
-      const bool span = s.stride_w == 1 && base[j] == base[j + w - 1] && ih0[j] == ih0[j + w - 1];
+      // The strip's columns in runs that share an image and an output row (consecutive q): for each tap
+      // such a run reads one input row at stride sw, clipped to the image.
+      int64_t run_start[kMaxStrip + 1], runs = 0;
+      for (int64_t jj = 0; jj < w; ++jj) {
+        if (jj == 0 || base[j + jj] != base[j + jj - 1] || ih0[j + jj] != ih0[j + jj - 1]) run_start[runs++] = jj;
+      }
+      run_start[runs] = w;
       for (int64_t kk = 0; kk < kc; ++kk, panel += nr) {
-        const int64_t row = k0 + kk;
-        const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, t = row % s.S;
-        const int64_t dr = r * s.dil_h, dt = t * s.dil_w;
-        if (span) {
-          const int64_t ih = ih0[j] + dr, iw = iw0[j] + dt;
+        std::fill(panel + w, panel + nr, T(0));  // columns past the block
+        for (int64_t u = 0; u < runs; ++u) {
+          const int64_t a = run_start[u], len = run_start[u + 1] - a;
+          T* out = panel + a;
+          const int64_t ih = ih0[j + a] + tap_r[kk];
           if (ih < 0 || ih >= s.H) {
-            std::fill(panel, panel + nr, T(0));
+            std::fill(out, out + len, T(0));
             continue;
           }
-          if (iw >= 0 && iw + w <= s.W) {
-            std::memcpy(panel, x_ + base[j] + c * HW + ih * s.W + iw, w * sizeof(T));
-            std::fill(panel + w, panel + nr, T(0));
-            continue;
+          const int64_t iw = iw0[j + a] + tap_t[kk];  // input column of the run's first output
+          const T* src = x_ + base[j + a] + tap_c[kk] + ih * s.W;
+          int64_t lo, hi;  // outputs v of the run whose input column iw + v*sw lies inside [0, W)
+          if (s.stride_w == 1) {
+            lo = std::min(len, std::max<int64_t>(0, -iw));
+            hi = std::max(lo, std::min(len, s.W - iw));
+            for (int64_t v = lo; v < hi; ++v) out[v] = src[iw + v];
+          } else {
+            detail::inside_range(iw, s.stride_w, s.W, len, &lo, &hi);
+            for (int64_t v = lo; v < hi; ++v) out[v] = src[iw + v * s.stride_w];
           }
+          std::fill(out, out + lo, T(0));
+          std::fill(out + hi, out + len, T(0));
         }
-        for (int64_t jj = 0; jj < w; ++jj) {
-          const int64_t ih = ih0[j + jj] + dr, iw = iw0[j + jj] + dt;
-          const bool inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
-          panel[jj] = inside ? x_[base[j + jj] + c * HW + ih * s.W + iw] : T(0);
-        }
-        std::fill(panel + w, panel + nr, T(0));
       }
     }
   }
