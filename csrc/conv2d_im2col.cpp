@@ -8,7 +8,10 @@
 // extra memory is the GEMM's own packing buffers. Small images are batched (columns span several
 // images) so the GEMM is wide enough to run at full speed; their result goes through a buffer of
 // K/g x pixels and is scattered into NCHW. A 1x1 stride-1 unpadded convolution reads x itself as B.
+#include <omp.h>
+
 #include <algorithm>
+#include <exception>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -29,10 +32,19 @@ bool is_pointwise(const Conv2dShape& s) {
          s.pad_left == 0 && s.pad_right == 0;
 }
 
-// Images per GEMM: enough for kMinColumns output pixels (1 when one image already has them).
-int64_t images_per_gemm(const Conv2dShape& s) {
+// Images per GEMM out of `images`: enough for kMinColumns output pixels (1 when one image has them).
+int64_t images_per_gemm(const Conv2dShape& s, int64_t images) {
   const int64_t PQ = s.P * s.Q;
-  return std::max<int64_t>(1, std::min<int64_t>(s.N, (kMinColumns + PQ - 1) / PQ));
+  return std::max<int64_t>(1, std::min<int64_t>(images, (kMinColumns + PQ - 1) / PQ));
+}
+
+// y[k, :] += bias[k] for the K rows of P*Q outputs.
+template <typename T>
+void add_bias(T* y, const T* bias, int64_t K, int64_t PQ) {
+#pragma omp parallel for schedule(static) num_threads(threads_for(K * PQ / 16384))
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t j = 0; j < PQ; ++j) y[k * PQ + j] += bias[k];
+  }
 }
 
 // The virtual column matrix of group channels [c0, c0 + C/g) of images [n0, ...): row (c, r, t), column j
@@ -230,39 +242,51 @@ class Im2colPacker final : public BPacker<T> {
 
 }  // namespace
 
+// Images split between threads, each running its own single-threaded GEMMs (no barrier between GEMMs, no
+// shared scatter), when the split is even or there are many images; else every GEMM uses all the threads.
+int64_t image_parallel_threads(const Conv2dShape& s) {
+  const int64_t threads = threads_for(s.N);
+  return threads > 1 && (s.N % threads == 0 || s.N >= 8 * threads) ? threads : 1;
+}
+
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes) {
   const GemmBlocking b = elem_bytes == 4 ? gemm_blocking<float>() : gemm_blocking<double>();
   const int64_t packing = (b.mc * b.kc + b.kc * b.nc) * num_threads() * elem_bytes;
-  const int64_t nimg = images_per_gemm(s);
-  const int64_t batch_buffer = nimg > 1 ? s.K_per_group() * nimg * s.P * s.Q * elem_bytes : 0;
+  const int64_t split = image_parallel_threads(s);
+  const int64_t nimg = images_per_gemm(s, (s.N + split - 1) / split);
+  const int64_t batch_buffer = nimg > 1 ? split * s.K_per_group() * nimg * s.P * s.Q * elem_bytes : 0;
   return packing + batch_buffer;
 }
 
+namespace {
+
+// Images [n_begin, n_end) with GEMMs on threads_for() threads (one inside a parallel region).
 template <typename T>
-void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+void im2col_images(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, int64_t n_begin,
+                   int64_t n_end) {
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), PQ = s.P * s.Q, HW = s.H * s.W;
   const int64_t depth = Cg * s.R * s.S;  // GEMM depth
-  const int64_t nimg = images_per_gemm(s);
+  const int64_t nimg = images_per_gemm(s, n_end - n_begin);
 
   if (nimg == 1) {  // one image per GEMM, written in place
-    for (int64_t i = 0; i < s.N * s.K; ++i) std::fill(y + i * PQ, y + (i + 1) * PQ, bias ? bias[i % s.K] : T(0));
-    for (int64_t n = 0; n < s.N; ++n) {
+    for (int64_t n = n_begin; n < n_end; ++n) {
       for (int64_t g = 0; g < s.groups; ++g) {
         const T* w_g = w + g * Kg * depth;
         T* y_ng = y + (n * s.K + g * Kg) * PQ;
         if (is_pointwise(s)) {
-          gemm<T>(Kg, PQ, Cg, w_g, depth, x + (n * s.C + g * Cg) * HW, HW, y_ng, PQ, true);
+          gemm<T>(Kg, PQ, Cg, w_g, depth, x + (n * s.C + g * Cg) * HW, HW, y_ng, PQ, false);
         } else {
-          gemm_packed_b<T>(Kg, PQ, depth, w_g, depth, Im2colPacker<T>(s, x, n, g * Cg), y_ng, PQ, true);
+          gemm_packed_b<T>(Kg, PQ, depth, w_g, depth, Im2colPacker<T>(s, x, n, g * Cg), y_ng, PQ, false);
         }
+        if (bias) add_bias(y_ng, bias + g * Kg, Kg, PQ);
       }
     }
     return;
   }
 
   std::vector<T> buffer(Kg * nimg * PQ);  // K/g x (images * P*Q)
-  for (int64_t n0 = 0; n0 < s.N; n0 += nimg) {
-    const int64_t count = std::min(nimg, s.N - n0), cols = count * PQ;
+  for (int64_t n0 = n_begin; n0 < n_end; n0 += nimg) {
+    const int64_t count = std::min(nimg, n_end - n0), cols = count * PQ;
     for (int64_t g = 0; g < s.groups; ++g) {
       gemm_packed_b<T>(Kg, cols, depth, w + g * Kg * depth, depth, Im2colPacker<T>(s, x, n0, g * Cg),
                        buffer.data(), cols, false);
@@ -278,6 +302,26 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
       }
     }
   }
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t split = image_parallel_threads(s);
+  if (split == 1) return im2col_images(s, x, w, bias, y, 0, s.N);
+  std::exception_ptr error;
+#pragma omp parallel num_threads(split)
+  {
+    const int64_t t = omp_get_thread_num();
+    try {
+      im2col_images(s, x, w, bias, y, s.N * t / split, s.N * (t + 1) / split);
+    } catch (...) {
+#pragma omp critical(ck_im2col_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 template void conv2d_im2col<float>(const Conv2dShape&, const float*, const float*, const float*, float*);
