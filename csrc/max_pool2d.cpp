@@ -11,6 +11,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>  // SSE2: the x86-64 baseline
+#endif
+
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/threads.hpp"
 #include "pool2d_rows.hpp"
@@ -23,9 +27,101 @@ inline bool takes(T best, T v) {
   return v > best || v != v;
 }
 
-// Row pass with arguments: hv[q] = max over the inside taps of row, hc[q] = its column (-1 if none). The
-// interior loops are branch-free (a data-dependent branch per tap mispredicts on real data) and keep
-// columns in 32 bits, lane for lane with float values, so that they vectorise.
+// The interior updates of the argmax passes, branch-free (a data-dependent branch per tap mispredicts on
+// real data), columns and rows kept in 32 bits, lane for lane with float values.
+
+// Row pass, one tap, interior columns [a, b): v = row[q*stride + off]; where first, v > hv[q] or v is NaN,
+// hv[q] = v and hc[q] = q*stride + off.
+template <typename T>
+void row_update_scalar(const T* row, int32_t a, int32_t b, int32_t stride, int32_t off, bool first, T* hv,
+                       int32_t* hc) {
+  for (int32_t q = a; q < b; ++q) {
+    const int32_t iw = q * stride + off;
+    const T v = row[iw];
+    const bool take = first || ((v > hv[q]) | (v != v));
+    hv[q] = take ? v : hv[q];
+    hc[q] = take ? iw : hc[q];
+  }
+}
+
+// Column pass, one row ih of row maxima v_row: where first, v > y[q] or v is NaN, y[q] = v, best[q] = ih.
+template <typename T>
+void col_update_scalar(const T* v_row, int32_t q0, int32_t Q, int32_t ih, bool first, T* y, int32_t* best) {
+  for (int32_t q = q0; q < Q; ++q) {
+    const T v = v_row[q];
+    const bool take = first || ((v > y[q]) | (v != v));
+    y[q] = take ? v : y[q];
+    best[q] = take ? ih : best[q];
+  }
+}
+
+template <typename T>
+void row_update(const T* row, int32_t a, int32_t b, int32_t stride, int32_t off, bool first, T* hv, int32_t* hc) {
+  row_update_scalar(row, a, b, stride, off, first, hv, hc);
+}
+template <typename T>
+void col_update(const T* v_row, int32_t Q, int32_t ih, bool first, T* y, int32_t* best) {
+  col_update_scalar(v_row, 0, Q, ih, first, y, best);
+}
+
+#if defined(__SSE2__) || defined(_M_X64)
+// float, 4 columns at a time with SSE2 (the x86-64 baseline): GCC turns the scalar selects into branches.
+inline __m128 select4(__m128 mask, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b)); }
+inline __m128i select4(__m128i mask, __m128i a, __m128i b) {
+  return _mm_or_si128(_mm_and_si128(mask, a), _mm_andnot_si128(mask, b));
+}
+inline __m128 takes4(__m128 best, __m128 v) { return _mm_or_ps(_mm_cmpgt_ps(v, best), _mm_cmpunord_ps(v, v)); }
+
+template <>
+void row_update<float>(const float* row, int32_t a, int32_t b, int32_t stride, int32_t off, bool first, float* hv,
+                       int32_t* hc) {
+  const __m128i lanes = _mm_setr_epi32(0, stride, 2 * stride, 3 * stride);
+  int32_t q = a;
+  for (; q + 4 <= b; q += 4) {
+    const int32_t iw = q * stride + off;
+    __m128 v;
+    if (stride == 1) {
+      v = _mm_loadu_ps(row + iw);
+    } else if (stride == 2 && q + 4 < b) {  // reads row[iw + 7], inside the image for all but the last group
+      v = _mm_shuffle_ps(_mm_loadu_ps(row + iw), _mm_loadu_ps(row + iw + 4), _MM_SHUFFLE(2, 0, 2, 0));
+    } else {
+      v = _mm_setr_ps(row[iw], row[iw + stride], row[iw + 2 * stride], row[iw + 3 * stride]);
+    }
+    const __m128i cols = _mm_add_epi32(_mm_set1_epi32(iw), lanes);
+    __m128i* c = reinterpret_cast<__m128i*>(hc + q);
+    if (first) {
+      _mm_storeu_ps(hv + q, v);
+      _mm_storeu_si128(c, cols);
+      continue;
+    }
+    const __m128 best = _mm_loadu_ps(hv + q), take = takes4(best, v);
+    _mm_storeu_ps(hv + q, select4(take, v, best));
+    _mm_storeu_si128(c, select4(_mm_castps_si128(take), cols, _mm_loadu_si128(c)));
+  }
+  row_update_scalar(row, q, b, stride, off, first, hv, hc);
+}
+
+template <>
+void col_update<float>(const float* v_row, int32_t Q, int32_t ih, bool first, float* y, int32_t* best) {
+  const __m128i row = _mm_set1_epi32(ih);
+  int32_t q = 0;
+  for (; q + 4 <= Q; q += 4) {
+    const __m128 v = _mm_loadu_ps(v_row + q);
+    __m128i* b = reinterpret_cast<__m128i*>(best + q);
+    if (first) {
+      _mm_storeu_ps(y + q, v);
+      _mm_storeu_si128(b, row);
+      continue;
+    }
+    const __m128 cur = _mm_loadu_ps(y + q), take = takes4(cur, v);
+    _mm_storeu_ps(y + q, select4(take, v, cur));
+    _mm_storeu_si128(b, select4(_mm_castps_si128(take), row, _mm_loadu_si128(b)));
+  }
+  col_update_scalar(v_row, q, Q, ih, first, y, best);
+}
+#endif
+
+// Row pass with arguments: hv[q] = max over the inside taps of row, hc[q] = its column (-1 if none).
 template <typename T>
 void row_pass_argmax(const T* row, const pool::Taps& cols, const Pool2dShape& s, T* hv, int32_t* hc) {
   const int64_t sw = s.stride_w, pw = s.pad_w, dw = s.dil_w;
@@ -41,17 +137,9 @@ void row_pass_argmax(const T* row, const pool::Taps& cols, const Pool2dShape& s,
     hv[q] = best;
     hc[q] = static_cast<int32_t>(at);
   }
-  const int32_t a = static_cast<int32_t>(cols.inner_lo), b = static_cast<int32_t>(cols.inner_hi);
-  const int32_t stride = static_cast<int32_t>(sw);
-  for (int32_t t = 0; t < s.S; ++t) {
-    const int32_t off = static_cast<int32_t>(t * dw - pw);
-    for (int32_t q = a; q < b; ++q) {
-      const int32_t iw = q * stride + off;
-      const T v = row[iw];
-      const bool take = t == 0 || ((v > hv[q]) | (v != v));
-      hv[q] = take ? v : hv[q];
-      hc[q] = take ? iw : hc[q];
-    }
+  for (int64_t t = 0; t < s.S; ++t) {
+    row_update(row, static_cast<int32_t>(cols.inner_lo), static_cast<int32_t>(cols.inner_hi),
+               static_cast<int32_t>(sw), static_cast<int32_t>(t * dw - pw), t == 0, hv, hc);
   }
 }
 
@@ -60,7 +148,6 @@ template <typename T>
 void max_plane_argmax(const Pool2dShape& s, const pool::Taps& rows, const pool::Taps& cols, const T* x, T* hv,
                       int32_t* hc, int32_t* best_row, T* y, int64_t* idx) {
   for (int64_t ih = 0; ih < s.H; ++ih) row_pass_argmax(x + ih * s.W, cols, s, hv + ih * s.Q, hc + ih * s.Q);
-  const int32_t Q = static_cast<int32_t>(s.Q);
   for (int64_t p = 0; p < s.P; ++p) {
     T* y_row = y + p * s.Q;
     int64_t* i_row = idx + p * s.Q;
@@ -71,15 +158,9 @@ void max_plane_argmax(const Pool2dShape& s, const pool::Taps& rows, const pool::
     }
     const int64_t ih0 = p * s.stride_h - s.pad_h;
     for (int64_t r = rows.lo[p]; r < rows.hi[p]; ++r) {
-      const int32_t ih = static_cast<int32_t>(ih0 + r * s.dil_h);
-      const T* v_row = hv + ih * s.Q;
-      const bool first = r == rows.lo[p];
-      for (int32_t q = 0; q < Q; ++q) {
-        const T v = v_row[q];
-        const bool take = first || ((v > y_row[q]) | (v != v));
-        y_row[q] = take ? v : y_row[q];
-        best_row[q] = take ? ih : best_row[q];
-      }
+      const int64_t ih = ih0 + r * s.dil_h;
+      col_update(hv + ih * s.Q, static_cast<int32_t>(s.Q), static_cast<int32_t>(ih), r == rows.lo[p], y_row,
+                 best_row);
     }
     for (int64_t q = 0; q < s.Q; ++q) {
       const int64_t c = hc[best_row[q] * s.Q + q];

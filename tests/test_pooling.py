@@ -134,6 +134,16 @@ def test_max_pool2d_nan_propagates_last_nan_index(backend, dtype, rng):
         check_max(backend, x, dtype, **kw)
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_max_pool2d_wide_rows_ties_and_nans(backend, dtype, rng, stride):
+    # rows wide enough for the vectorised argmax passes (4 columns at a time, stride-2 loads), with ties,
+    # NaNs and padding
+    x = make(rng, (2, 3, 19, 37), dtype, "ties")
+    x[rng.random(x.shape) < 0.05] = np.nan
+    for kw in (dict(kernel_size=3, stride=stride, padding=1), dict(kernel_size=(2, 4), stride=stride)):
+        check_max(backend, x, dtype, **kw)
+
+
 def test_max_pool2d_nan_exact_example(backend, dtype):
     x = np.array([1.0, np.nan, 3.0, np.nan, 2.0], dtype).reshape(1, 1, 1, 5)
     out, idx = call(backend, ck.max_pool2d, x, (1, 5), return_indices=True)
