@@ -243,10 +243,13 @@ class Im2colPacker final : public BPacker<T> {
 }  // namespace
 
 // Images split between threads, each running its own single-threaded GEMMs (no barrier between GEMMs, no
-// shared scatter), when the split is even or there are many images; else every GEMM uses all the threads.
+// shared scatter), when the split is even or there are many images, and it leaves each GEMM as wide as
+// before: one image per GEMM, or each thread's share in one GEMM. Else every GEMM uses all the threads.
 int64_t image_parallel_threads(const Conv2dShape& s) {
   const int64_t threads = threads_for(s.N);
-  return threads > 1 && (s.N % threads == 0 || s.N >= 8 * threads) ? threads : 1;
+  if (threads == 1 || (s.N % threads != 0 && s.N < 8 * threads)) return 1;
+  const int64_t nimg = images_per_gemm(s, s.N), share = (s.N + threads - 1) / threads;
+  return nimg == 1 || share <= nimg ? threads : 1;
 }
 
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes) {
