@@ -32,8 +32,10 @@ bool is_pointwise(const Conv2dShape& s) {
          s.pad_left == 0 && s.pad_right == 0;
 }
 
-// Images per GEMM out of `images`: enough for kMinColumns output pixels (1 when one image has them).
+// Images per GEMM out of `images`: enough for kMinColumns output pixels (1 when one image has them, or
+// for a pointwise convolution).
 int64_t images_per_gemm(const Conv2dShape& s, int64_t images) {
+  if (is_pointwise(s)) return 1;  // x itself is each image's B: no packing, no scatter
   const int64_t PQ = s.P * s.Q;
   return std::max<int64_t>(1, std::min<int64_t>(images, (kMinColumns + PQ - 1) / PQ));
 }
