@@ -9,6 +9,7 @@ the crossover of the kernel-size sweep.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -89,6 +90,24 @@ def median_time(fn, min_time=0.2, min_repeats=3, max_repeats=50):
     return float(np.median(times))
 
 
+def interleaved_times(fns, min_time=0.2, min_rounds=3, max_rounds=50):
+    """Median wall time of each of fns (name -> callable), timed in rounds of one call each, so that a drift
+    of the machine's speed (other processes, clock boost) weighs on all of them alike and their ratios hold.
+    One warm-up call each; rounds continue until each fn has had about min_time."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() - start < min_time * len(fns)):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
 def conv_flops(geom):
     N, C, H, W, K, R, S, stride, pad = geom
     P = (H + 2 * pad - R) // stride + 1
@@ -159,24 +178,33 @@ def run_conv_case(name, geom, algos, dtype, min_time, with_torch=True):
     flops = conv_flops(geom)
     rec = {"case": name, "N": N, "C": C, "H": H, "W": W, "K": K, "R": R, "S": S, "stride": stride,
            "padding": pad, "dtype": np.dtype(dtype).name, "flops": flops, "algos": {}}
+    fns = {}
     for algo in algos:
         y = F.conv2d(x, w, stride=stride, padding=pad, algo=algo)
         err = float(np.abs(y.astype(np.float64) - ref).max() / scale)
-        t = median_time(lambda: F.conv2d(x, w, stride=stride, padding=pad, algo=algo), min_time)
-        rec["algos"][algo] = {"time_s": t, "gflops": flops / t / 1e9, "max_rel_err": err,
-                              "workspace_bytes": _workspace(x, w, stride, pad, algo)}
+        fns[algo] = lambda algo=algo: F.conv2d(x, w, stride=stride, padding=pad, algo=algo)
+        rec["algos"][algo] = {"max_rel_err": err, "workspace_bytes": _workspace(x, w, stride, pad, algo)}
+    # The anchors, timed in the same rounds as our algorithms.
+    torch, tF = _torch()
+    if with_torch and torch is not None:
+        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+        fns["torch"] = lambda: tF.conv2d(xt, wt, stride=stride, padding=pad)
+    if R == 1 and S == 1 and stride == 1 and pad == 0:  # the same product through NumPy's BLAS
+        xm = x.reshape(N, C, H * W)
+        fns["numpy_matmul"] = lambda: np.matmul(w.reshape(K, C), xm)
+    with torch.no_grad() if "torch" in fns else contextlib.nullcontext():
+        times = interleaved_times(fns, min_time)
+    for algo in algos:
+        t = times[algo]
+        rec["algos"][algo].update({"time_s": t, "gflops": flops / t / 1e9})
     if "direct" in rec["algos"]:
         for a in rec["algos"].values():
             a["speedup_vs_direct"] = rec["algos"]["direct"]["time_s"] / a["time_s"]
     rec["auto_pick"] = _auto_pick(x, w, stride, pad)
-    torch, tF = _torch()
-    if with_torch and torch is not None:
-        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        with torch.no_grad():
-            rec["torch_time_s"] = median_time(lambda: tF.conv2d(xt, wt, stride=stride, padding=pad), min_time)
-    if R == 1 and S == 1 and stride == 1 and pad == 0:  # the same product through NumPy's BLAS
-        xm = x.reshape(N, C, H * W)
-        rec["numpy_matmul_time_s"] = median_time(lambda: np.matmul(w.reshape(K, C), xm), min_time)
+    if "torch" in times:
+        rec["torch_time_s"] = times["torch"]
+    if "numpy_matmul" in times:
+        rec["numpy_matmul_time_s"] = times["numpy_matmul"]
     if N == 1 and C == 1 and K == 1 and stride == 1 and 2 * pad == R - 1 and R == S:
         try:
             from scipy.signal import fftconvolve
@@ -283,13 +311,15 @@ def run_op_case(name, kind, shape, args, dtype, min_time, with_torch=True):
         ours = lambda: F.local_contrast_norm(x, k, sg)  # noqa: E731
         theirs = None if torch is None else (lambda: torch_lcn(torch, tF, xt, k, sg))
     y = ours()
-    t = median_time(ours, min_time)
+    fns = {"ours": ours} if theirs is None else {"ours": ours, "torch": theirs}
+    with torch.no_grad() if theirs is not None else contextlib.nullcontext():
+        times = interleaved_times(fns, min_time)
+    t = times["ours"]
     rec = {"case": name, "shape": list(shape), "dtype": np.dtype(dtype).name, "time_s": t,
            "bytes": x.nbytes + y.nbytes}
     rec["gbps"] = rec["bytes"] / t / 1e9
-    if theirs is not None:
-        with torch.no_grad():
-            rec["torch_time_s"] = median_time(theirs, min_time)
+    if "torch" in times:
+        rec["torch_time_s"] = times["torch"]
     return rec
 
 
@@ -317,7 +347,7 @@ def print_conv_table(records, algos, peak=None, out=None):
     out = out or sys.stdout
     cols = [f"{a + ' ms':>10} {'GF/s':>6} {'xdir':>5}" for a in algos]
     header = f"{'case':<17} " + " ".join(cols) + f" {'best':>6} {'%peak':>5} {'auto':>6} {'torch ms':>9}" \
-             f" {'tch/best':>8} {'max err':>8}"
+             f" {'tch/best':>8} {'tch/spat':>8} {'max err':>8}"
     print(header, file=out)
     print("-" * len(header), file=out)
     for rec in records:
@@ -332,6 +362,9 @@ def print_conv_table(records, algos, peak=None, out=None):
         t_best = rec["algos"][best]["time_s"]
         torch_t = rec.get("torch_time_s")
         ratio = f"{torch_t / t_best:8.2f}" if torch_t else f"{'-':>8}"
+        # torch / best spatial algorithm (direct or im2col): the CPU-speed issue's measure
+        spatial = [rec["algos"][a]["time_s"] for a in ("direct", "im2col") if a in rec["algos"]]
+        ratio += f" {torch_t / min(spatial):8.2f}" if torch_t and spatial else f" {'-':>8}"
         err = max(r["max_rel_err"] for r in rec["algos"].values())
         frac = f"{rec['algos'][best]['gflops'] / peak:5.0%}" if peak else f"{'-':>5}"
         print(f"{rec['case']:<17} " + " ".join(parts) + f" {best:>6} {frac} {str(rec.get('auto_pick') or '-'):>6}"
