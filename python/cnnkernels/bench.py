@@ -90,21 +90,27 @@ def median_time(fn, min_time=0.2, min_repeats=3, max_repeats=50):
     return float(np.median(times))
 
 
-def interleaved_times(fns, min_time=0.2, min_rounds=3, max_rounds=50):
-    """Median wall time of each of fns (name -> callable), timed in rounds of one call each, so that a drift
-    of the machine's speed (other processes, clock boost) weighs on all of them alike and their ratios hold.
-    One warm-up call each; rounds continue until each fn has had about min_time."""
-    for fn in fns.values():
-        fn()
+def interleaved_times(fns, min_time=0.2, rounds=3, settle=0.01):
+    """Median wall time of each of fns (name -> callable), timed in `rounds` rounds that visit each fn in
+    turn, so that a drift of the machine's speed (other processes, clock boost) weighs on all of them alike
+    and their ratios hold. In each visit the fn first runs untimed for `settle` seconds (at least once): an
+    OpenMP runtime keeps its threads spinning for some milliseconds after a parallel region, and PyTorch
+    brings its own runtime, so the first calls after a switch compete with the other one's spinning
+    threads. Then it is timed for min_time / rounds (at least one call)."""
     times = {name: [] for name in fns}
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() - start < min_time * len(fns)):
+    for _ in range(rounds):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            start = time.perf_counter()
             fn()
-            times[name].append(time.perf_counter() - t0)
-        rounds += 1
+            while time.perf_counter() - start < settle:
+                fn()
+            start = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+                if time.perf_counter() - start >= min_time / rounds:
+                    break
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
