@@ -1,6 +1,7 @@
 // pool2d_rows.hpp: the separable skeleton shared by max, average and Lp pooling on the CPU.
 //
-// A rectangular R x S window reduces in two passes: a row pass reduces the S taps of each input row for
+// Small square windows (2x2, 3x3) over mostly interior outputs reduce in one pass (pool_plane_small).
+// Otherwise a rectangular R x S window reduces in two passes: a row pass reduces the S taps of each input row for
 // every output column q (h[ih, q]), then a column pass reduces the R rows of each output row p
 // (y[p, q] = reduce over r of h[p*sh - ph + r*dh, q]). That is R + S operations per output instead of R*S,
 // and both inner loops run over q with no branches (the columns q whose taps all lie inside the image
@@ -90,10 +91,78 @@ void row_pass(const Reducer& red, const T* row, const Taps& cols, int64_t Q, int
   }
 }
 
+// One output: combine over the window's inside taps of load(x), row-major, or empty() if none.
+template <typename T, typename Reducer>
+T pool_window(const Reducer& red, const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* x, int64_t p,
+              int64_t q) {
+  T acc = red.empty();
+  bool any = false;
+  for (int64_t r = rows.lo[p]; r < rows.hi[p]; ++r) {
+    const T* row = x + (p * s.stride_h - s.pad_h + r * s.dil_h) * s.W;
+    for (int64_t t = cols.lo[q]; t < cols.hi[q]; ++t) {
+      const T v = red.load(row[q * s.stride_w - s.pad_w + t * s.dil_w]);
+      acc = any ? red.combine(acc, v) : v;
+      any = true;
+    }
+  }
+  return acc;
+}
+
+// Small windows in one pass: for an R x S window (dilation 1) at column stride SW, the outputs of interior
+// rows [p0, p1) and columns [q0, q1) each combine their R*S taps directly, row-major, the loop over q
+// innermost with the window fixed at compile time so that it vectorises. For windows this small the
+// separable passes spend more on their row buffer and per-row loop overheads than they save.
+template <int R, int S, int SW, typename T, typename Reducer>
+void pool_interior(const Reducer& red, const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t q0,
+                   int64_t q1, T* y) {
+  const int64_t W = s.W;
+  for (int64_t p = p0; p < p1; ++p) {
+    const T* top = x + (p * s.stride_h - s.pad_h) * W - s.pad_w;  // the window of q = 0 (maybe in padding)
+    T* y_row = y + p * s.Q;
+    for (int64_t q = q0; q < q1; ++q) {
+      const T* win = top + q * SW;
+      T acc = red.load(win[0]);
+      for (int t = 1; t < S; ++t) acc = red.combine(acc, red.load(win[t]));
+      for (int r = 1; r < R; ++r) {
+        for (int t = 0; t < S; ++t) acc = red.combine(acc, red.load(win[r * W + t]));
+      }
+      y_row[q] = acc;
+    }
+  }
+}
+
+// The one-pass path for the common small windows (2x2, 3x3; column stride 1 or 2; dilation 1) when most
+// outputs are interior; false (nothing done) otherwise. Border outputs take pool_window.
+template <typename T, typename Reducer>
+bool pool_plane_small(const Reducer& red, const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* x,
+                      T* y) {
+  if (s.dil_h != 1 || s.dil_w != 1 || s.R != s.S || (s.R != 2 && s.R != 3) || s.stride_w > 2) return false;
+  const int64_t p0 = rows.inner_lo, p1 = std::max(p0, rows.inner_hi);
+  const int64_t q0 = cols.inner_lo, q1 = std::max(q0, cols.inner_hi);
+  if (2 * (p1 - p0) * (q1 - q0) < s.P * s.Q) return false;
+  if (s.R == 2) {
+    if (s.stride_w == 1) pool_interior<2, 2, 1>(red, s, x, p0, p1, q0, q1, y);
+    else pool_interior<2, 2, 2>(red, s, x, p0, p1, q0, q1, y);
+  } else {
+    if (s.stride_w == 1) pool_interior<3, 3, 1>(red, s, x, p0, p1, q0, q1, y);
+    else pool_interior<3, 3, 2>(red, s, x, p0, p1, q0, q1, y);
+  }
+  for (int64_t p = 0; p < s.P; ++p) {
+    const bool inner_row = p >= p0 && p < p1;
+    for (int64_t q = 0; q < s.Q; ++q) {
+      if (inner_row && q == q0) q = q1;  // skip the interior block
+      if (q >= s.Q) break;
+      y[p * s.Q + q] = pool_window(red, s, rows, cols, x, p, q);
+    }
+  }
+  return true;
+}
+
 // One N*C plane: y[p, q] = combine over the window's inside taps of load(x), through h (H x Q workspace).
 template <typename T, typename Reducer>
 void pool_plane(const Reducer& red, const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* x, T* h,
                 T* y) {
+  if (pool_plane_small(red, s, rows, cols, x, y)) return;
   for (int64_t ih = 0; ih < s.H; ++ih) {
     row_pass(red, x + ih * s.W, cols, s.Q, s.stride_w, s.pad_w, s.dil_w, s.S, h + ih * s.Q);
   }
