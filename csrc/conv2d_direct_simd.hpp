@@ -35,7 +35,6 @@ struct Simd {
 };
 
 constexpr int kQB = CK_VEC_BYTES == 64 ? 12 : 6;  // output pixels per register tile
-constexpr int64_t kWeightBlockBytes = 8192;          // weights of one block of input channels (L1)
 
 // Stores tile column i (pixel j) of channels [k0, k0 + kb) with bias.
 template <typename T, typename V>
@@ -71,46 +70,24 @@ void direct_kvec_task(const Conv2dShape& s, const DirectPlan& plan, const T* x, 
   const int64_t* tap_offset = plan.tap_offset.data();
   const int64_t interior = static_cast<int64_t>(plan.interior.size());
 
-  // Interior pixels, QB at a time (a short last tile repeats its last pixel and drops the copies). The
-  // input channels are taken in blocks whose weights (taps x KV) stay in L1 with the tiles' input lines;
-  // between blocks the tiles' sums wait in `partial` ([pixel][KV], in L1/L2).
-  const int64_t RS = s.R * s.S, interior_end = std::min(i1, interior);
-  const int64_t cblocks = (Cg * RS * KV * int64_t(sizeof(T)) + kWeightBlockBytes - 1) / kWeightBlockBytes;
-  const int64_t cb = (Cg + cblocks - 1) / cblocks;  // channels per block
-  thread_local std::vector<T> partial;
-  if (cb < Cg && interior_end > i0) partial.resize(((interior_end - i0 + kQB - 1) / kQB) * kQB * KV);
-  for (int64_t c0 = 0; c0 < Cg; c0 += cb) {
-    const int64_t k_begin = c0 * RS, k_end = std::min(Cg, c0 + cb) * RS;
-    const bool first = c0 == 0, last = c0 + cb >= Cg;
-    for (int64_t i = i0; i < interior_end; i += kQB) {
-      const int nq = static_cast<int>(std::min<int64_t>(kQB, interior_end - i));
-      const T* xb[kQB];
-      for (int u = 0; u < kQB; ++u) xb[u] = x_g + plan.interior[i + std::min(u, nq - 1)].base;
-      T* part = first && last ? nullptr : partial.data() + (i - i0) * KV;
-      V acc0[kQB], acc1[kQB];
-      for (int u = 0; u < kQB; ++u) {
-        acc0[u] = first ? V{} : Simd<T>::load(part + u * KV);
-        acc1[u] = first ? V{} : Simd<T>::load(part + u * KV + L);
-      }
-      for (int64_t k = k_begin; k < k_end; ++k) {
-        const V w0 = Simd<T>::load(wp_b + k * KV), w1 = Simd<T>::load(wp_b + k * KV + L);
-        const int64_t off = tap_offset[k];
+  // Interior pixels, QB at a time (a short last tile repeats its last pixel and drops the copies).
+  for (int64_t i = i0; i < std::min(i1, interior); i += kQB) {
+    const int nq = static_cast<int>(std::min<int64_t>(kQB, std::min(i1, interior) - i));
+    const T* xb[kQB];
+    for (int u = 0; u < kQB; ++u) xb[u] = x_g + plan.interior[i + std::min(u, nq - 1)].base;
+    V acc0[kQB], acc1[kQB];
+    for (int u = 0; u < kQB; ++u) acc0[u] = acc1[u] = V{};
+    for (int64_t k = 0; k < taps; ++k) {
+      const V w0 = Simd<T>::load(wp_b + k * KV), w1 = Simd<T>::load(wp_b + k * KV + L);
+      const int64_t off = tap_offset[k];
 #pragma GCC unroll 16
-        for (int u = 0; u < kQB; ++u) {
-          const T xv = xb[u][off];
-          acc0[u] += w0 * xv;
-          acc1[u] += w1 * xv;
-        }
-      }
-      if (last) {
-        for (int u = 0; u < nq; ++u) store_pixel(acc0[u], acc1[u], kb, k0, bias, PQ, plan.interior[i + u].pixel, y_n);
-      } else {
-        for (int u = 0; u < kQB; ++u) {
-          std::memcpy(part + u * KV, &acc0[u], sizeof(V));
-          std::memcpy(part + u * KV + L, &acc1[u], sizeof(V));
-        }
+      for (int u = 0; u < kQB; ++u) {
+        const T xv = xb[u][off];
+        acc0[u] += w0 * xv;
+        acc1[u] += w1 * xv;
       }
     }
+    for (int u = 0; u < nq; ++u) store_pixel(acc0[u], acc1[u], kb, k0, bias, PQ, plan.interior[i + u].pixel, y_n);
   }
 
   // Border pixels, one at a time, loading 0 for taps outside the image.
