@@ -151,8 +151,7 @@ py::dict conv2d_plan(std::array<int64_t, 4> x, std::array<int64_t, 4> w, std::ar
   py::dict plan;
   plan["algo"] = algo_name(algo);
   plan["output_shape"] = py::make_tuple(s.N, s.K, s.P, s.Q);
-  plan["workspace_bytes"] = algo == ConvAlgo::im2col ? conv2d_im2col_workspace(s, elem_bytes)
-                                                     : conv2d_direct_workspace(s, elem_bytes);
+  plan["workspace_bytes"] = algo == ConvAlgo::im2col ? conv2d_im2col_workspace(s, elem_bytes) : int64_t(0);
   if (algo == ConvAlgo::fft) {
     const Conv2dFftPlan f = plan_conv2d_fft(s, elem_bytes, make_force(fft_size, order, budget_bytes));
     plan["workspace_bytes"] = f.workspace_bytes;

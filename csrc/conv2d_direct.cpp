@@ -132,68 +132,12 @@ void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int
   for (int kb = 0; kb < KB; ++kb) std::copy(acc + kb * Q, acc + (kb + 1) * Q, y_n + ((k0 + kb) * s.P + p) * Q);
 }
 
-// The SIMD kernel takes border pixels one at a time with checks, several times slower per pixel than its
-// register tiles. When they are more than kMaxBorderFraction of the outputs (small padded images: 27% of
-// AlexNet conv2's), the input is first copied into a zero-padded buffer, in which every pixel is interior.
-constexpr double kMaxBorderFraction = 0.05;
-
-bool pads_input(const Conv2dShape& s, int64_t KV) {
-  if (s.K_per_group() < KV / 2) return false;  // the row kernel skips padding at no cost
-  if (s.pad_top + s.pad_bottom + s.pad_left + s.pad_right == 0) return false;
-  // Interior outputs: rows p and columns q whose whole window lies inside the image.
-  int64_t p0, p1, q0, q1;
-  detail::inside_range(-s.pad_top, s.stride_h, s.H - (s.R - 1) * s.dil_h, s.P, &p0, &p1);
-  detail::inside_range(-s.pad_left, s.stride_w, s.W - (s.S - 1) * s.dil_w, s.Q, &q0, &q1);
-  const double border = double(s.P * s.Q - (p1 - p0) * (q1 - q0));
-  return border > kMaxBorderFraction * double(s.P * s.Q);
-}
-
-// The geometry of the same convolution on the padded input: padding folded into H and W.
-Conv2dShape padded_shape(const Conv2dShape& s) {
-  Conv2dShape p = s;
-  p.H = s.H + s.pad_top + s.pad_bottom;
-  p.W = s.W + s.pad_left + s.pad_right;
-  p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 0;
-  return p;
-}
-
-// xp[n, c] = x[n, c] placed at (pad_top, pad_left) in a zeroed Hp x Wp plane.
-template <typename T>
-void pad_input(const Conv2dShape& s, const Conv2dShape& p, const T* x, T* xp) {
-  const int64_t planes = s.N * s.C;
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes * p.H * p.W / 16384))
-  for (int64_t i = 0; i < planes; ++i) {
-    T* out = xp + i * p.H * p.W;
-    std::fill(out, out + s.pad_top * p.W, T(0));
-    for (int64_t h = 0; h < s.H; ++h) {
-      T* row = out + (s.pad_top + h) * p.W;
-      std::fill(row, row + s.pad_left, T(0));
-      std::copy(x + (i * s.H + h) * s.W, x + (i * s.H + h + 1) * s.W, row + s.pad_left);
-      std::fill(row + s.pad_left + s.W, row + p.W, T(0));
-    }
-    std::fill(out + (s.pad_top + s.H) * p.W, out + p.H * p.W, T(0));
-  }
-}
-
 }  // namespace
-
-int64_t conv2d_direct_workspace(const Conv2dShape& s, int64_t elem_bytes) {
-  const int64_t KV = elem_bytes == 4 ? direct_simd<float>().block_channels() : direct_simd<double>().block_channels();
-  if (!pads_input(s, KV)) return 0;
-  const Conv2dShape p = padded_shape(s);
-  return s.N * s.C * p.H * p.W * elem_bytes;
-}
 
 template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const DirectSimd<T> simd = direct_simd<T>();
   const int64_t KV = simd.block_channels();
-  if (pads_input(s, KV)) {
-    const Conv2dShape p = padded_shape(s);
-    std::vector<T> xp(s.N * s.C * p.H * p.W);
-    pad_input(s, p, x, xp.data());
-    return conv2d_direct(p, xp.data(), w, bias, y);
-  }
   if (s.K_per_group() >= KV / 2) {  // at least half of each weight block holds real channels
     const std::vector<T> wp = pack_direct_weights(s, w, KV);
     const DirectPlan plan = make_direct_plan(s);

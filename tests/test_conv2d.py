@@ -170,26 +170,6 @@ def test_conv2d_random_geometry(backend, algo, geo, use_f64, seed):
     assert_close(out, conv2d_ref(x, w, b, **kw), dtype)
 
 
-# ---- direct: both ways of handling outputs that border the padding ------------
-# Few border outputs (a large padded image) run the kernel's checked per-pixel path; many (a small one) a
-# zero-padded copy of x, which conv2d_plan reports as workspace. Each case is checked to take its path.
-DIRECT_BORDER_CASES = {
-    "checked_border_pixels": ((1, 3, 96, 90), (16, 3, 3, 3), dict(padding=1), False),
-    "checked_border_asym_dilated": ((2, 2, 131, 151), (17, 2, 3, 3), dict(padding=((2, 0), (1, 3)), dilation=2), False),
-    "padded_copy": ((2, 5, 11, 9), (16, 5, 5, 5), dict(padding=2), True),
-    "padded_copy_asym_strided": ((3, 4, 13, 10), (9, 4, 3, 4), dict(padding=((0, 2), (3, 1)), stride=(2, 3)), True),
-}
-
-
-@pytest.mark.parametrize("case", sorted(DIRECT_BORDER_CASES))
-def test_conv2d_direct_border_paths(backend, dtype, rng, case):
-    xs, ws, kw, copies = DIRECT_BORDER_CASES[case]
-    plan = ck.conv2d_plan(xs, ws, dtype=dtype, algo="direct", **kw)
-    assert (plan["workspace_bytes"] > 0) == copies
-    x, w, b = make(rng, xs, ws, dtype, True)
-    assert_close(run_conv(backend, x, w, b, algo="direct", **kw), conv2d_ref(x, w, b, **kw), dtype)
-
-
 # ---- self-check of the reference (no cnnkernels involved) -----------------
 @pytest.mark.parametrize(
     "case", ["basic_3x3_pad1", "rect_stride_pad_dilation", "depthwise_multiplier", "asym_padding", "same_even_dilated", "groups_dilation_stride"]

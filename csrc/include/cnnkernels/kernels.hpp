@@ -23,9 +23,6 @@ void conv2d_fft(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* 
 
 // Extra memory (bytes) the im2col algorithm allocates for this geometry: the bounded column buffer.
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
-// Extra memory (bytes) the direct algorithm allocates: a zero-padded copy of x when many outputs border the
-// padding, else 0.
-int64_t conv2d_direct_workspace(const Conv2dShape& s, int64_t elem_bytes);
 
 // How algo="fft" runs a geometry (conv2d_fft.cpp): a stride > 1 convolution is first split into phases
 // (polyphase), giving one stride-1 correlation with more input channels; its output is cut into tiles, each
