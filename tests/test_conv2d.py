@@ -170,6 +170,24 @@ def test_conv2d_random_geometry(backend, algo, geo, use_f64, seed):
     assert_close(out, conv2d_ref(x, w, b, **kw), dtype)
 
 
+# ---- direct: outputs that border the padding ----------------------------------
+# The SIMD direct kernel runs interior outputs in register tiles and border outputs one at a time with
+# checks: large and small padded images, asymmetric, dilated and strided, both kinds in one call.
+DIRECT_BORDER_CASES = {
+    "large_image_pad1": ((1, 3, 96, 90), (16, 3, 3, 3), dict(padding=1)),
+    "large_asym_dilated": ((2, 2, 131, 151), (17, 2, 3, 3), dict(padding=((2, 0), (1, 3)), dilation=2)),
+    "small_image_pad2": ((2, 5, 11, 9), (16, 5, 5, 5), dict(padding=2)),
+    "small_asym_strided": ((3, 4, 13, 10), (9, 4, 3, 4), dict(padding=((0, 2), (3, 1)), stride=(2, 3))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DIRECT_BORDER_CASES))
+def test_conv2d_direct_border_outputs(backend, dtype, rng, case):
+    xs, ws, kw = DIRECT_BORDER_CASES[case]
+    x, w, b = make(rng, xs, ws, dtype, True)
+    assert_close(run_conv(backend, x, w, b, algo="direct", **kw), conv2d_ref(x, w, b, **kw), dtype)
+
+
 # ---- self-check of the reference (no cnnkernels involved) -----------------
 @pytest.mark.parametrize(
     "case", ["basic_3x3_pad1", "rect_stride_pad_dilation", "depthwise_multiplier", "asym_padding", "same_even_dilated", "groups_dilation_stride"]
