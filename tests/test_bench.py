@@ -48,7 +48,17 @@ def test_auto_regret_figure():
     assert within == 0.5 and worst == 3.0
 
 
-@pytest.mark.parametrize("argv", [["--algos", "winograd"], ["--threads", "0"], ["--device", "cuda"]])
+def test_interleaved_times_visits_each_fn_every_round():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = bench.interleaved_times(fns, min_time=0.0, rounds=3, settle=0.0)
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+    # per round and fn: one settling call, then one timed call (min_time 0)
+    assert calls == ["a", "a", "b", "b"] * 3
+
+
+@pytest.mark.parametrize("argv", [["--algos", "winograd"], ["--threads", "0"], ["--device", "cuda"],
+                                  ["--min-time", "0"], ["--min-time", "nan"]])
 def test_bad_options_are_refused(argv):
     assert bench.main(argv + ["--quick", "--no-torch"]) == 2
 

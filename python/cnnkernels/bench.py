@@ -458,6 +458,9 @@ def parse_args(argv):
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--quick", action="store_true", help="a few-second run")
+    p.add_argument("--min-time", type=float, default=None, metavar="S",
+                   help="seconds of timed calls per algorithm and case (default 0.2, --quick 0.05); more "
+                        "gives steadier ratios on a noisy machine")
     p.add_argument("--json", metavar="FILE", help="write every record and the machine facts as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="plot time against kernel size")
     p.add_argument("--ops", action="store_true", help="also benchmark pooling and LCN (GB/s)")
@@ -496,7 +499,10 @@ def main(argv=None):
         except ImportError:
             print("cnnkernels bench: --plot needs matplotlib: pip install 'cnnkernels[bench]'", file=sys.stderr)
             return 2
-    min_time = 0.05 if args.quick else 0.2
+    min_time = args.min_time if args.min_time is not None else (0.05 if args.quick else 0.2)
+    if not min_time > 0:  # also NaN
+        print(f"cnnkernels bench: --min-time must be a positive number of seconds, got {min_time}", file=sys.stderr)
+        return 2
 
     cases = []
     if args.layer:
