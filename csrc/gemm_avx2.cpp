@@ -178,10 +178,13 @@ void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t
 }
 
 // Blocking: a B strip KC x NR (24 KiB float, 16 KiB double) stays in L1, an A block MC x KC (216 KiB,
-// 144 KiB) in L2, a B block KC x NC (6 MiB, 8 MiB) in L3. On Zen 3 (32 KiB L1d, 512 KiB L2, 32 MiB L3),
-// float: MC 96..240 and NC 2040..8160 measured within the machine's noise (a few %) of each other; KC 384
-// came out about 1% ahead of 256 and 3% ahead of 512 (ratio to OpenBLAS, median over 4 shapes, 2 runs).
-const KernelSet<float> kF32 = {kMR, 16, /*mc*/ 144, /*kc*/ 384, /*nc*/ 4080, &micro_kernel<float>};
+// 144 KiB) in L2, a B block KC x NC (1.5 MiB, 8 MiB) in L3. On Zen 3 (32 KiB L1d, 512 KiB L2, 32 MiB L3
+// shared with other tenants here), float: MC 96..240 measured within the machine's noise (a few %) of each
+// other; KC 384 came out about 1% ahead of 256 and 3% ahead of 512 (ratio to OpenBLAS, median over 4 shapes,
+// 2 runs), and 256..640 alike on the im2col layers. NC 1024 against 4080, A/B in one process over the
+// im2col layers: VGG conv3_2 +8% and +19%, conv1_2 +10% and +4%, AlexNet conv2 +10% and -4%, plain GEMMs
+// within +-3% (a smaller B block survives other tenants' use of the shared L3 better).
+const KernelSet<float> kF32 = {kMR, 16, /*mc*/ 144, /*kc*/ 384, /*nc*/ 1024, &micro_kernel<float>};
 const KernelSet<double> kF64 = {kMR, 8, /*mc*/ 72, /*kc*/ 256, /*nc*/ 4080, &micro_kernel<double>};
 
 }  // namespace
