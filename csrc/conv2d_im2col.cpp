@@ -36,8 +36,9 @@ bool is_pointwise(const Conv2dShape& s) {
 // for a pointwise convolution).
 int64_t images_per_gemm(const Conv2dShape& s, int64_t images) {
   if (is_pointwise(s)) return 1;  // x itself is each image's B: no packing, no scatter
-  const int64_t PQ = s.P * s.Q;
-  return std::max<int64_t>(1, std::min<int64_t>(images, (kMinColumns + PQ - 1) / PQ));
+  const int64_t PQ = s.P * s.Q, most = std::max<int64_t>(1, (kMinColumns + PQ - 1) / PQ);
+  const int64_t gemms = (images + most - 1) / most;  // as few GEMMs as allowed, of even size
+  return std::max<int64_t>(1, (images + gemms - 1) / gemms);
 }
 
 // y[k, :] += bias[k] for the K rows of P*Q outputs.
