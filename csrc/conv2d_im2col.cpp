@@ -37,7 +37,7 @@ bool is_pointwise(const Conv2dShape& s) {
 int64_t images_per_gemm(const Conv2dShape& s, int64_t images) {
   if (is_pointwise(s)) return 1;  // x itself is each image's B: no packing, no scatter
   const int64_t PQ = s.P * s.Q, most = std::max<int64_t>(1, (kMinColumns + PQ - 1) / PQ);
-  const int64_t gemms = (images + most - 1) / most;  // as few GEMMs as allowed, of even size
+  const int64_t gemms = std::max<int64_t>(1, (images + most - 1) / most);  // as few as allowed, even sizes
   return std::max<int64_t>(1, (images + gemms - 1) / gemms);
 }
 
