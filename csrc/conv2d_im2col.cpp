@@ -8,11 +8,13 @@
 // extra memory is the GEMM's own packing buffers. Small images are batched (columns span several
 // images) so the GEMM is wide enough to run at full speed; their result goes through a buffer of
 // K/g x pixels and is scattered into NCHW. A 1x1 stride-1 unpadded convolution reads x itself as B.
+// A batch is split between threads (each running single-threaded GEMMs on its images) when that keeps
+// every GEMM as wide; otherwise each GEMM runs on all threads.
 #include <omp.h>
 
 #include <algorithm>
-#include <exception>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 #include <vector>
 
@@ -243,8 +245,6 @@ class Im2colPacker final : public BPacker<T> {
   std::vector<Tap> taps_;  // per row of the GEMM depth
 };
 
-}  // namespace
-
 // Images split between threads, each running its own single-threaded GEMMs (no barrier between GEMMs, no
 // shared scatter), when the split is even or there are many images, and it leaves each GEMM as wide as
 // before: one image per GEMM, or each thread's share in one GEMM. Else every GEMM uses all the threads.
@@ -254,6 +254,8 @@ int64_t image_parallel_threads(const Conv2dShape& s) {
   const int64_t nimg = images_per_gemm(s, s.N), share = (s.N + threads - 1) / threads;
   return nimg == 1 || share <= nimg ? threads : 1;
 }
+
+}  // namespace
 
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes) {
   const GemmBlocking b = elem_bytes == 4 ? gemm_blocking<float>() : gemm_blocking<double>();
