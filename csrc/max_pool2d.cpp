@@ -4,10 +4,12 @@
 // the input's H*W) is that of the first maximum in row-major window order, or of the last NaN. A window
 // whose dilated taps all fall in the padding gives -inf with index -1.
 //
-// Both paths are separable (pool2d_rows.hpp): a row pass takes each input row's maximum over the S taps
-// of every output column, a column pass the maximum of R such rows. The rule "take b when b > a or b is
-// NaN", applied in row-major order, picks the first maximum / last NaN; applied to row maxima in row
-// order it picks the same tap as one row-major scan of the whole window, so the indices match PyTorch's.
+// Values only: the passes of pool2d_rows.hpp (one pass for small windows, else separable). With indices:
+// separable, a row pass taking each input row's maximum over the S taps of every output column and its
+// column, a column pass the maximum of R such rows and its row; their interior loops are branch-free (SSE2
+// for float). The rule "take b when b > a or b is NaN", applied in row-major order, picks the first
+// maximum / last NaN; applied to row maxima in row order it picks the same tap as one row-major scan of
+// the whole window, so the indices match PyTorch's.
 #include <cstdint>
 #include <vector>
 

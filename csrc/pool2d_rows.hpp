@@ -1,8 +1,8 @@
 // pool2d_rows.hpp: the separable skeleton shared by max, average and Lp pooling on the CPU.
 //
 // Small square windows (2x2, 3x3) over mostly interior outputs reduce in one pass (pool_plane_small).
-// Otherwise a rectangular R x S window reduces in two passes: a row pass reduces the S taps of each input row for
-// every output column q (h[ih, q]), then a column pass reduces the R rows of each output row p
+// Otherwise a rectangular R x S window reduces in two passes: a row pass reduces the S taps of each input
+// row for every output column q (h[ih, q]), then a column pass reduces the R rows of each output row p
 // (y[p, q] = reduce over r of h[p*sh - ph + r*dh, q]). That is R + S operations per output instead of R*S,
 // and both inner loops run over q with no branches (the columns q whose taps all lie inside the image
 // form one interior range; the few border columns take a clipped scalar path), so they vectorise.
