@@ -12,7 +12,13 @@ namespace ck {
 // - The direct kernel keeps a tile of output channels x pixels in registers and reads the input in place,
 //   so it wins unless the GEMM is deep ((C/g)*R*S >= 512) and wide (K/g >= 32): then im2col's GEMM reuses
 //   each packed panel across enough rows to pay for packing it (AlexNet conv3, VGG).
+// - Except for a shallow window at stride 1 ((C/g)*R*S <= kShallowDepth) whose output channels leave the
+//   direct kernel's last weight block part empty: its per-tile costs (the scattered stores of the tile to
+//   NCHW) then weigh on few taps, and a stride-1 patch packs as plain row copies. Measured, 2 threads,
+//   direct / im2col: LeNet conv1 1.65, C5 97x89 K11/K13/K19/K24 3x3 1.14-1.51, C8 64x64 K11 3x3 1.22,
+//   K20 5x5 1.19, C16 32x32 K6 1.74; at depth 288 (C32 K40 3x3) 0.95; LeNet conv2 (K = 16, full) 0.5.
 constexpr double kSpatialGflops = 40;
+constexpr int64_t kShallowDepth = 256;
 
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
   if (s.N > 0 && s.R * s.S > 1 && conv2d_fft_supported(s)) {
@@ -26,6 +32,11 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
   // im2col once the GEMM is deep and wide enough to amortise packing its B panels (measured crossover).
   const int64_t depth = s.C_per_group() * s.R * s.S;
   if (depth >= 512 && s.K_per_group() >= 32) return ConvAlgo::im2col;
+  const int64_t KV = conv2d_direct_block_channels(elem_bytes);
+  if (s.stride_h == 1 && s.stride_w == 1 && depth <= kShallowDepth && s.K_per_group() >= 2 &&
+      s.K_per_group() % KV != 0) {
+    return ConvAlgo::im2col;
+  }
   return ConvAlgo::direct;
 }
 

@@ -134,6 +134,10 @@ void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int
 
 }  // namespace
 
+int64_t conv2d_direct_block_channels(int64_t elem_bytes) {
+  return elem_bytes == 4 ? direct_simd<float>().block_channels() : direct_simd<double>().block_channels();
+}
+
 template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const DirectSimd<T> simd = direct_simd<T>();

@@ -71,6 +71,8 @@ void conv2d_fft_with_plan(const Conv2dShape& s, const Conv2dFftPlan& plan, const
 
 // The algorithm algo="auto" runs for this geometry (a cost model; times nothing).
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes);
+// Output channels per weight block of the active ISA's SIMD direct kernel (2 vectors).
+int64_t conv2d_direct_block_channels(int64_t elem_bytes);
 
 // x: N x C x H x W, y: N x C x P x Q; indices (may be nullptr): N x C x P x Q, flattened over H*W.
 template <typename T>
