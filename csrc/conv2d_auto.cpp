@@ -1,4 +1,6 @@
 // conv2d_auto.cpp: the cost model behind algo="auto": which convolution algorithm to run for a geometry.
+#include <algorithm>
+
 #include "cnnkernels/kernels.hpp"
 
 namespace ck {
@@ -23,7 +25,11 @@ constexpr int64_t kShallowDepth = 256;
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
   if (s.N > 0 && s.R * s.S > 1 && conv2d_fft_supported(s)) {
     const double flops = 2.0 * double(s.N * s.K * s.P * s.Q) * double(s.C_per_group() * s.R * s.S);
-    const double spatial_ns = flops / (kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
+    // With fewer output channels than one weight block, the spatial kernels leave that share of their
+    // vector lanes idle (direct) or run a GEMM of so few rows (im2col) that packing dominates.
+    const double lanes = std::clamp(double(s.K_per_group()) / double(conv2d_direct_block_channels(elem_bytes)),
+                                    0.25, 1.0);
+    const double spatial_ns = flops / (lanes * kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
     if (plan_conv2d_fft(s, elem_bytes).cost < spatial_ns) return ConvAlgo::fft;
   }
   const bool pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
