@@ -12,10 +12,16 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cnnkernels/shapes.hpp"
 #include "cnnkernels/threads.hpp"
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>  // SSE2: the x86-64 baseline (this header is only included by generic files)
+#define CK_POOL_SSE2 1
+#endif
 
 namespace ck {
 namespace pool {
@@ -112,9 +118,77 @@ T pool_window(const Reducer& red, const Pool2dShape& s, const Taps& rows, const 
 // rows [p0, p1) and columns [q0, q1) each combine their R*S taps directly, row-major, the loop over q
 // innermost with the window fixed at compile time so that it vectorises. For windows this small the
 // separable passes spend more on their row buffer and per-row loop overheads than they save.
+#ifdef CK_POOL_SSE2
+// Max of float windows, 4 outputs at a time with SSE2: the plain maximum of the taps (one maxps each) and,
+// beside it, a mask of the lanes that met a NaN, which turns them into NaN at the end (PyTorch's NaN wins;
+// the NaN returned is the all-ones one). The compiler's version of the NaN-aware combine costs six vector
+// operations per tap and leaves a scalar tail per row; here the last group of a row overlaps the previous
+// one instead. Taps at column stride 2 are the even lanes of two loads; the last group of a row takes its
+// taps one by one, so that nothing past the row's last tap is read.
+template <int S, int SW>
+inline __m128 load_taps(const float* p, bool last) {
+  if constexpr (SW == 1) {
+    return _mm_loadu_ps(p);
+  } else {
+    if (last) return _mm_setr_ps(p[0], p[SW], p[2 * SW], p[3 * SW]);
+    return _mm_shuffle_ps(_mm_loadu_ps(p), _mm_loadu_ps(p + 4), _MM_SHUFFLE(2, 0, 2, 0));
+  }
+}
+
+template <int R, int S, int SW>
+inline __m128 max4(const float* win, int64_t W, bool last) {
+  __m128 m = load_taps<S, SW>(win, last);
+  __m128 nan = _mm_cmpunord_ps(m, m);
+  for (int r = 0; r < R; ++r) {
+    for (int t = r == 0 ? 1 : 0; t < S; ++t) {
+      const __m128 v = load_taps<S, SW>(win + r * W + t, last);
+      m = _mm_max_ps(v, m);
+      nan = _mm_or_ps(nan, _mm_cmpunord_ps(v, v));
+    }
+  }
+  return _mm_or_ps(m, nan);
+}
+
+template <int R, int S, int SW>
+void max_interior_sse2(const Pool2dShape& s, const float* x, int64_t p0, int64_t p1, int64_t q0, int64_t q1,
+                       float* y) {
+  const int64_t W = s.W;
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* top = x + (p * s.stride_h - s.pad_h) * W - s.pad_w;
+    float* y_row = y + p * s.Q;
+    int64_t q = q0;
+    for (; q + 4 < q1; q += 4) _mm_storeu_ps(y_row + q, max4<R, S, SW>(top + q * SW, W, false));
+    const int64_t last = std::max(q0, q1 - 4);  // the row's last group, overlapping the one before
+    if (q1 - q0 >= 4) {
+      _mm_storeu_ps(y_row + last, max4<R, S, SW>(top + last * SW, W, true));
+      continue;
+    }
+    for (; q < q1; ++q) {  // fewer than 4 interior outputs: one by one
+      const float* win = top + q * SW;
+      float m = win[0];
+      bool nan = m != m;
+      for (int r = 0; r < R; ++r) {
+        for (int t = 0; t < S; ++t) {
+          const float v = win[r * W + t];
+          m = v > m ? v : m;
+          nan = nan || v != v;
+        }
+      }
+      y_row[q] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+    }
+  }
+}
+#endif
+
 template <int R, int S, int SW, typename T, typename Reducer>
 void pool_interior(const Reducer& red, const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t q0,
                    int64_t q1, T* y) {
+#ifdef CK_POOL_SSE2
+  if constexpr (std::is_same_v<Reducer, MaxReducer<float>>) {
+    max_interior_sse2<R, S, SW>(s, x, p0, p1, q0, q1, y);
+    return;
+  }
+#endif
   const int64_t W = s.W;
   for (int64_t p = p0; p < p1; ++p) {
     const T* top = x + (p * s.stride_h - s.pad_h) * W - s.pad_w;  // the window of q = 0 (maybe in padding)
