@@ -25,11 +25,6 @@ std::vector<int64_t> window_counts(int64_t out, int64_t in, int64_t k, int64_t s
   return n;
 }
 
-template <typename T>
-struct Identity {
-  T operator()(T v) const { return v; }
-};
-
 }  // namespace
 
 template <typename T>
@@ -41,7 +36,7 @@ void avg_pool2d(const Pool2dShape& s, bool count_include_pad, const T* x, T* y) 
   for (int64_t q = 0; q < s.Q; ++q) inv_w[q] = count_w[q] > 0 ? T(1) / T(count_w[q]) : T(0);
   std::vector<T> inv_h(s.P);
   for (int64_t p = 0; p < s.P; ++p) inv_h[p] = count_h[p] > 0 ? T(1) / T(count_h[p]) : T(0);
-  pool::pool_planes(pool::SumReducer<T, Identity<T>>{}, s, rows, cols, x, y, [&](T* y_c) {
+  pool::pool_planes(pool::SumReducer<T, pool::Identity<T>>{}, s, rows, cols, x, y, [&](T* y_c) {
     for (int64_t p = 0; p < s.P; ++p) {
       for (int64_t q = 0; q < s.Q; ++q) y_c[p * s.Q + q] *= inv_h[p] * inv_w[q];
     }

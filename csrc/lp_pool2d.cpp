@@ -29,8 +29,8 @@ template <typename T>
 void lp_pool2d(const Pool2dShape& s, double norm_type, const T* x, T* y) {
   const LpNorm norm(norm_type);
   switch (norm.kind) {
-    case LpNorm::one: lp_pool2d_with(s, norm, [](T v) { return v; }, x, y); break;
-    case LpNorm::two: lp_pool2d_with(s, norm, [](T v) { return v * v; }, x, y); break;
+    case LpNorm::one: lp_pool2d_with(s, norm, pool::Identity<T>{}, x, y); break;
+    case LpNorm::two: lp_pool2d_with(s, norm, pool::Square<T>{}, x, y); break;
     default: lp_pool2d_with(s, norm, [norm](T v) { return norm.power(v); }, x, y); break;
   }
 }

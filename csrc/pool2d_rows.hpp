@@ -118,14 +118,25 @@ T pool_window(const Reducer& red, const Pool2dShape& s, const Taps& rows, const 
 // rows [p0, p1) and columns [q0, q1) each combine their R*S taps directly, row-major, the loop over q
 // innermost with the window fixed at compile time so that it vectorises. For windows this small the
 // separable passes spend more on their row buffer and per-row loop overheads than they save.
+// Loads of the sum reducers whose vector forms the SSE2 path knows.
+template <typename T>
+struct Identity {
+  T operator()(T v) const { return v; }
+};
+template <typename T>
+struct Square {
+  T operator()(T v) const { return v * v; }
+};
+
 #ifdef CK_POOL_SSE2
-// Max of float windows, 4 outputs at a time with SSE2: the plain maximum of the taps (one maxps each) and,
-// beside it, a mask of the lanes that met a NaN, which turns them into NaN at the end (PyTorch's NaN wins;
-// the NaN returned is the all-ones one). The compiler's version of the NaN-aware combine costs six vector
-// operations per tap and leaves a scalar tail per row; here the last group of a row overlaps the previous
-// one instead. Taps at column stride 2 are the even lanes of two loads; the last group of a row takes its
-// taps one by one, so that nothing past the row's last tap is read.
-template <int S, int SW>
+// Float windows 4 outputs at a time with SSE2, for max, sum and sum of squares. The compiler's own
+// vectorisation of the generic loop below leaves a scalar tail per row and, for max, a NaN-aware combine
+// of six vector operations per tap. Here the last group of a row overlaps the one before instead, and max
+// takes the plain maximum of the taps (one maxps each) beside a mask of the lanes that met a NaN, which
+// become NaN at the end (PyTorch's NaN wins; the NaN returned is the all-ones one). Taps at column stride
+// 2 are the even lanes of two loads; the last group of a row loads its taps one by one, so that nothing
+// past the row's last tap is read.
+template <int SW>
 inline __m128 load_taps(const float* p, bool last) {
   if constexpr (SW == 1) {
     return _mm_loadu_ps(p);
@@ -135,64 +146,79 @@ inline __m128 load_taps(const float* p, bool last) {
   }
 }
 
-template <int R, int S, int SW>
-inline __m128 max4(const float* win, int64_t W, bool last) {
-  __m128 m = load_taps<S, SW>(win, last);
-  __m128 nan = _mm_cmpunord_ps(m, m);
-  for (int r = 0; r < R; ++r) {
-    for (int t = r == 0 ? 1 : 0; t < S; ++t) {
-      const __m128 v = load_taps<S, SW>(win + r * W + t, last);
-      m = _mm_max_ps(v, m);
-      nan = _mm_or_ps(nan, _mm_cmpunord_ps(v, v));
-    }
+struct MaxVec {
+  __m128 m, nan;
+  explicit MaxVec(__m128 v) : m(v), nan(_mm_cmpunord_ps(v, v)) {}
+  void add(__m128 v) {
+    m = _mm_max_ps(v, m);
+    nan = _mm_or_ps(nan, _mm_cmpunord_ps(v, v));
   }
-  return _mm_or_ps(m, nan);
+  __m128 get() const { return _mm_or_ps(m, nan); }
+};
+struct SumVec {
+  __m128 a;
+  explicit SumVec(__m128 v) : a(v) {}
+  void add(__m128 v) { a = _mm_add_ps(a, v); }
+  __m128 get() const { return a; }
+};
+struct SumSquaresVec {
+  __m128 a;
+  explicit SumSquaresVec(__m128 v) : a(_mm_mul_ps(v, v)) {}
+  void add(__m128 v) { a = _mm_add_ps(a, _mm_mul_ps(v, v)); }
+  __m128 get() const { return a; }
+};
+
+// The vector accumulator of a reducer, or void where there is none.
+template <typename Reducer>
+struct VecOf {
+  using type = void;
+};
+template <>
+struct VecOf<MaxReducer<float>> {
+  using type = MaxVec;
+};
+template <>
+struct VecOf<SumReducer<float, Identity<float>>> {
+  using type = SumVec;
+};
+template <>
+struct VecOf<SumReducer<float, Square<float>>> {
+  using type = SumSquaresVec;
+};
+
+template <typename Vec, int R, int S, int SW>
+inline __m128 reduce4(const float* win, int64_t W, bool last) {
+  Vec acc(load_taps<SW>(win, last));
+  for (int r = 0; r < R; ++r) {
+    for (int t = r == 0 ? 1 : 0; t < S; ++t) acc.add(load_taps<SW>(win + r * W + t, last));
+  }
+  return acc.get();
 }
 
-template <int R, int S, int SW>
-void max_interior_sse2(const Pool2dShape& s, const float* x, int64_t p0, int64_t p1, int64_t q0, int64_t q1,
-                       float* y) {
-  const int64_t W = s.W;
-  for (int64_t p = p0; p < p1; ++p) {
-    const float* top = x + (p * s.stride_h - s.pad_h) * W - s.pad_w;
-    float* y_row = y + p * s.Q;
-    int64_t q = q0;
-    for (; q + 4 < q1; q += 4) _mm_storeu_ps(y_row + q, max4<R, S, SW>(top + q * SW, W, false));
-    const int64_t last = std::max(q0, q1 - 4);  // the row's last group, overlapping the one before
-    if (q1 - q0 >= 4) {
-      _mm_storeu_ps(y_row + last, max4<R, S, SW>(top + last * SW, W, true));
-      continue;
-    }
-    for (; q < q1; ++q) {  // fewer than 4 interior outputs: one by one
-      const float* win = top + q * SW;
-      float m = win[0];
-      bool nan = m != m;
-      for (int r = 0; r < R; ++r) {
-        for (int t = 0; t < S; ++t) {
-          const float v = win[r * W + t];
-          m = v > m ? v : m;
-          nan = nan || v != v;
-        }
-      }
-      y_row[q] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
-    }
-  }
+// Interior columns [q0, q1) of one output row, q1 - q0 >= 4.
+template <typename Vec, int R, int S, int SW>
+void row_sse2(const float* top, int64_t W, int64_t q0, int64_t q1, float* y_row) {
+  int64_t q = q0;
+  for (; q + 4 < q1; q += 4) _mm_storeu_ps(y_row + q, reduce4<Vec, R, S, SW>(top + q * SW, W, false));
+  _mm_storeu_ps(y_row + q1 - 4, reduce4<Vec, R, S, SW>(top + (q1 - 4) * SW, W, true));
 }
 #endif
 
 template <int R, int S, int SW, typename T, typename Reducer>
 void pool_interior(const Reducer& red, const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t q0,
                    int64_t q1, T* y) {
-#ifdef CK_POOL_SSE2
-  if constexpr (std::is_same_v<Reducer, MaxReducer<float>>) {
-    max_interior_sse2<R, S, SW>(s, x, p0, p1, q0, q1, y);
-    return;
-  }
-#endif
   const int64_t W = s.W;
   for (int64_t p = p0; p < p1; ++p) {
     const T* top = x + (p * s.stride_h - s.pad_h) * W - s.pad_w;  // the window of q = 0 (maybe in padding)
     T* y_row = y + p * s.Q;
+#ifdef CK_POOL_SSE2
+    if constexpr (!std::is_void_v<typename VecOf<Reducer>::type>) {
+      if (q1 - q0 >= 4) {
+        row_sse2<typename VecOf<Reducer>::type, R, S, SW>(top, W, q0, q1, y_row);
+        continue;
+      }
+    }
+#endif
     for (int64_t q = q0; q < q1; ++q) {
       const T* win = top + q * SW;
       T acc = red.load(win[0]);
