@@ -32,9 +32,7 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
     const double spatial_ns = flops / (lanes * kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
     if (plan_conv2d_fft(s, elem_bytes).cost < spatial_ns) return ConvAlgo::fft;
   }
-  const bool pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
-                         s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0;
-  if (pointwise && s.K_per_group() >= 4) return ConvAlgo::im2col;
+  if (s.is_pointwise() && s.K_per_group() >= 4) return ConvAlgo::im2col;
   // im2col once the GEMM is deep and wide enough to amortise packing its B panels (measured crossover).
   const int64_t depth = s.C_per_group() * s.R * s.S;
   if (depth >= 512 && s.K_per_group() >= 32) return ConvAlgo::im2col;

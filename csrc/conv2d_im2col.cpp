@@ -29,15 +29,10 @@ constexpr int64_t kMinColumns = 2048;  // batch images until a GEMM has at least
 constexpr int64_t kMaxStrip = 64;      // widest B strip a micro-kernel asks for (gemm.hpp: 4 to 32)
 constexpr int64_t kMaxStrips = 16;     // simple strips copied together, tap-major
 
-bool is_pointwise(const Conv2dShape& s) {
-  return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_bottom == 0 &&
-         s.pad_left == 0 && s.pad_right == 0;
-}
-
 // Images per GEMM out of `images`: enough for kMinColumns output pixels (1 when one image has them, or
 // for a pointwise convolution).
 int64_t images_per_gemm(const Conv2dShape& s, int64_t images) {
-  if (is_pointwise(s)) return 1;  // x itself is each image's B: no packing, no scatter
+  if (s.is_pointwise()) return 1;  // x itself is each image's B: no packing, no scatter
   const int64_t PQ = s.P * s.Q, most = std::max<int64_t>(1, (kMinColumns + PQ - 1) / PQ);
   const int64_t gemms = std::max<int64_t>(1, (images + most - 1) / most);  // as few as allowed, even sizes
   return std::max<int64_t>(1, (images + gemms - 1) / gemms);
@@ -281,7 +276,7 @@ void im2col_images(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
       for (int64_t g = 0; g < s.groups; ++g) {
         const T* w_g = w + g * Kg * depth;
         T* y_ng = y + (n * s.K + g * Kg) * PQ;
-        if (is_pointwise(s)) {
+        if (s.is_pointwise()) {
           gemm<T>(Kg, PQ, Cg, w_g, depth, x + (n * s.C + g * Cg) * HW, HW, y_ng, PQ, false);
         } else {
           gemm_packed_b<T>(Kg, PQ, depth, w_g, depth, Im2colPacker<T>(s, x, n, g * Cg), y_ng, PQ, false);

@@ -108,6 +108,11 @@ struct Conv2dShape {
 
   int64_t C_per_group() const { return C / groups; }
   int64_t K_per_group() const { return K / groups; }
+  // 1x1, stride 1, no padding: each image is a plain matrix product with x itself.
+  bool is_pointwise() const {
+    return R == 1 && S == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_bottom == 0 &&
+           pad_left == 0 && pad_right == 0;
+  }
 };
 
 // weight_c is weight.shape[1] (in-channels per group).
