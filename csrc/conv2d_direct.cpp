@@ -15,9 +15,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "cnnkernels/cpu_features.hpp"
+#include "cpu_features.hpp"
 #include "cnnkernels/kernels.hpp"
-#include "cnnkernels/threads.hpp"
+#include "conv2d_plan.hpp"
+#include "threads.hpp"
 #include "conv2d_direct_plan.hpp"
 
 namespace ck {
@@ -112,7 +113,7 @@ void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int
       for (int64_t t = 0; t < s.S; ++t) {
         const int64_t off = t * s.dil_w - s.pad_left;  // input column of output q is q*sw + off
         int64_t q_lo, q_hi;
-        detail::inside_range(off, s.stride_w, s.W, Q, &q_lo, &q_hi);
+        inside_range(off, s.stride_w, s.W, Q, &q_lo, &q_hi);
         T wk[KB];
         for (int kb = 0; kb < KB; ++kb) wk[kb] = w[((k0 + kb) * Cg + c) * RS + r * s.S + t];
         if (s.stride_w == 1) {
@@ -137,6 +138,8 @@ void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int
 int64_t conv2d_direct_block_channels(int64_t elem_bytes) {
   return elem_bytes == 4 ? direct_simd<float>().block_channels() : direct_simd<double>().block_channels();
 }
+
+namespace cpu {
 
 template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
@@ -189,4 +192,5 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
 template void conv2d_direct<float>(const Conv2dShape&, const float*, const float*, const float*, float*);
 template void conv2d_direct<double>(const Conv2dShape&, const double*, const double*, const double*, double*);
 
+}  // namespace cpu
 }  // namespace ck

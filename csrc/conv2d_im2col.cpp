@@ -18,9 +18,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "cnnkernels/gemm.hpp"
+#include "gemm.hpp"
 #include "cnnkernels/kernels.hpp"
-#include "cnnkernels/threads.hpp"
+#include "conv2d_plan.hpp"
+#include "threads.hpp"
 
 namespace ck {
 namespace {
@@ -194,7 +195,7 @@ class Im2colPacker final : public BPacker<T> {
         sp[r] = ih >= 0 && ih < s.H;
       }
       for (int64_t t = 0; t < s.S; ++t) {
-        detail::inside_range(runs[u].iw + t * s.dil_w, sw, s.W, runs[u].len, &sp[s.R + 2 * t], &sp[s.R + 2 * t + 1]);
+        inside_range(runs[u].iw + t * s.dil_w, sw, s.W, runs[u].len, &sp[s.R + 2 * t], &sp[s.R + 2 * t + 1]);
       }
     }
     for (int64_t kk = 0; kk < kc; ++kk) {
@@ -309,6 +310,8 @@ void im2col_images(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
 
 }  // namespace
 
+namespace cpu {
+
 template <typename T>
 void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const int64_t split = image_parallel_threads(s);
@@ -330,4 +333,5 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
 template void conv2d_im2col<float>(const Conv2dShape&, const float*, const float*, const float*, float*);
 template void conv2d_im2col<double>(const Conv2dShape&, const double*, const double*, const double*, double*);
 
+}  // namespace cpu
 }  // namespace ck

@@ -3,7 +3,7 @@
 // Compiled with the generic flags (no -mavx*): it only asks the CPU what it has. A path needs both the
 // instructions (cpuid bits) and the OS's promise to save their registers on a context switch (XCR0 bits,
 // read with xgetbv once cpuid says OSXSAVE); a hypervisor can hide either.
-#include "cnnkernels/cpu_features.hpp"
+#include "cpu_features.hpp"
 
 #include <atomic>
 #include <cctype>

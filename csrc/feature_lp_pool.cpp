@@ -6,9 +6,11 @@
 
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/lp.hpp"
-#include "cnnkernels/threads.hpp"
+#include "threads.hpp"
 
 namespace ck {
+
+namespace cpu {
 
 template <typename T>
 void feature_lp_pool(const FeaturePoolShape& s, double norm_type, const T* x, T* y) {
@@ -31,4 +33,5 @@ void feature_lp_pool(const FeaturePoolShape& s, double norm_type, const T* x, T*
 template void feature_lp_pool<float>(const FeaturePoolShape&, double, const float*, float*);
 template void feature_lp_pool<double>(const FeaturePoolShape&, double, const double*, double*);
 
+}  // namespace cpu
 }  // namespace ck

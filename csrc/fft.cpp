@@ -18,9 +18,9 @@
 //     the planar spectrum in place (they are already lane vectors: stride wc). For large h the
 //     column pass is split four-step (h = h1 * h2) so that it works on blocks of about
 //     sqrt(h) rows that stay in L2 and in the TLB.
-#include "cnnkernels/fft.hpp"
+#include "fft.hpp"
 
-#include "cnnkernels/cpu_features.hpp"
+#include "cpu_features.hpp"
 
 #include <algorithm>
 #include <cmath>

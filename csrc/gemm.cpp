@@ -18,7 +18,7 @@
 // (K = 300 with KC = 256 runs as two blocks of 150) so that no block is a thin remainder. A small plain B
 // with few rows of A to serve is read in place instead of packed; a narrow B (N <= NC) whose C is split by
 // rows between threads is packed once and shared (gemm_shared_b).
-#include "cnnkernels/gemm.hpp"
+#include "gemm.hpp"
 
 #include <omp.h>
 
@@ -37,8 +37,8 @@
 #define CK_GEMM_SSE2 1
 #endif
 
-#include "cnnkernels/cpu_features.hpp"
-#include "cnnkernels/threads.hpp"
+#include "cpu_features.hpp"
+#include "threads.hpp"
 #include "gemm_kernels.hpp"
 
 namespace ck {

@@ -1,7 +1,7 @@
 // local_contrast_norm.cpp: local contrast normalization (Jarrett et al. 2009) on the CPU.
 //
 // With g the R x R Gaussian window (std sigma, sum 1), w = g / C, and coef(i, j) the sum of g over the
-// part of the window inside the image (zero padding, border correction):
+// part of the window inside the image (zero padding, border correction; both from shapes.hpp):
 //   mean  = sum_c (w * x_c) / coef                 subtractive step, one plane per image
 //   v_c   = x_c - mean
 //   sigma = sqrt(sum_c (w * v_c^2) / coef)
@@ -13,33 +13,10 @@
 #include <vector>
 
 #include "cnnkernels/kernels.hpp"
-#include "cnnkernels/threads.hpp"
+#include "threads.hpp"
 
 namespace ck {
 namespace {
-
-// 1-D Gaussian window of R taps (std sigma) normalised to sum 1; the 2-D window is its outer product.
-std::vector<double> gaussian_1d(int64_t R, double sigma) {
-  std::vector<double> g(R);
-  const double centre = (R - 1) / 2.0;
-  double total = 0;
-  for (int64_t u = 0; u < R; ++u) total += g[u] = std::exp(-(u - centre) * (u - centre) / (2 * sigma * sigma));
-  for (double& v : g) v /= total;
-  return g;
-}
-
-// Border correction along one dimension: the sum of the taps that land inside [0, len) for each position.
-std::vector<double> inside_weight(const std::vector<double>& g, int64_t len) {
-  const int64_t R = g.size(), half = R / 2;
-  std::vector<double> c(len, 0.0);
-  for (int64_t i = 0; i < len; ++i) {
-    for (int64_t u = 0; u < R; ++u) {
-      const int64_t j = i + u - half;
-      if (j >= 0 && j < len) c[i] += g[u];
-    }
-  }
-  return c;
-}
 
 // out = g * in (2-D correlation with the separable window g ⊗ g, zero padding), using tmp (H x W).
 template <typename T>
@@ -117,11 +94,16 @@ void lcn_image(const LcnShape& s, const std::vector<T>& g, const std::vector<T>&
 
 }  // namespace
 
+namespace cpu {
+
 template <typename T>
 void local_contrast_norm(const LcnShape& s, const T* x, T* y) {
-  const std::vector<double> g1 = gaussian_1d(s.R, s.sigma);
-  const std::vector<double> ch = inside_weight(g1, s.H), cw = inside_weight(g1, s.W);
-  const std::vector<T> g(g1.begin(), g1.end());
+  // The window and the border correction (shapes.hpp: the rules the CUDA twin and the backward share).
+  std::vector<T> g(s.R);
+  for (int64_t u = 0; u < s.R; ++u) g[u] = static_cast<T>(lcn_gaussian_tap(u, s.R, s.sigma));
+  std::vector<double> ch(s.H), cw(s.W);
+  for (int64_t i = 0; i < s.H; ++i) ch[i] = lcn_border_weight(i, s.H, s.R, s.sigma);
+  for (int64_t j = 0; j < s.W; ++j) cw[j] = lcn_border_weight(j, s.W, s.R, s.sigma);
   std::vector<T> scale(s.H * s.W);  // 1 / (C * coef(i, j))
   for (int64_t i = 0; i < s.H; ++i) {
     for (int64_t j = 0; j < s.W; ++j) scale[i * s.W + j] = static_cast<T>(1.0 / (s.C * ch[i] * cw[j]));
@@ -138,4 +120,5 @@ void local_contrast_norm(const LcnShape& s, const T* x, T* y) {
 template void local_contrast_norm<float>(const LcnShape&, const float*, float*);
 template void local_contrast_norm<double>(const LcnShape&, const double*, double*);
 
+}  // namespace cpu
 }  // namespace ck

@@ -9,7 +9,7 @@
 
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/lp.hpp"
-#include "cnnkernels/threads.hpp"
+#include "threads.hpp"
 #include "pool2d_rows.hpp"
 
 namespace ck {
@@ -25,6 +25,8 @@ void lp_pool2d_with(const Pool2dShape& s, const LpNorm& norm, Power power, const
 
 }  // namespace
 
+namespace cpu {
+
 template <typename T>
 void lp_pool2d(const Pool2dShape& s, double norm_type, const T* x, T* y) {
   const LpNorm norm(norm_type);
@@ -38,4 +40,5 @@ void lp_pool2d(const Pool2dShape& s, double norm_type, const T* x, T* y) {
 template void lp_pool2d<float>(const Pool2dShape&, double, const float*, float*);
 template void lp_pool2d<double>(const Pool2dShape&, double, const double*, double*);
 
+}  // namespace cpu
 }  // namespace ck

@@ -17,8 +17,9 @@
 #include <emmintrin.h>  // SSE2: the x86-64 baseline
 #endif
 
+#include "cnnkernels/checks.hpp"
 #include "cnnkernels/kernels.hpp"
-#include "cnnkernels/threads.hpp"
+#include "threads.hpp"
 #include "pool2d_rows.hpp"
 
 namespace ck {
@@ -173,6 +174,8 @@ void max_plane_argmax(const Pool2dShape& s, const pool::Taps& rows, const pool::
 
 }  // namespace
 
+namespace cpu {
+
 template <typename T>
 void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, s.dil_h);
@@ -201,4 +204,5 @@ void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
 template void max_pool2d<float>(const Pool2dShape&, const float*, float*, int64_t*);
 template void max_pool2d<double>(const Pool2dShape&, const double*, double*, int64_t*);
 
+}  // namespace cpu
 }  // namespace ck

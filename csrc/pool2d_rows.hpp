@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cnnkernels/shapes.hpp"
-#include "cnnkernels/threads.hpp"
+#include "threads.hpp"
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>  // SSE2: the x86-64 baseline (this header is only included by generic files)
@@ -26,18 +26,16 @@
 namespace ck {
 namespace pool {
 
-// Per output column q: the taps t in [t_lo[q], t_hi[q]) that land inside the image, and the interior
-// range [q_in_lo, q_in_hi) of columns whose S taps all do. Rows: the same along p.
+// Per output column q: the taps t in [lo[q], hi[q]) that land inside the image, and the interior range
+// [inner_lo, inner_hi) of columns whose S taps all do (shapes.hpp: window_taps, interior_outputs). Rows:
+// the same along p.
 struct Taps {
   std::vector<int64_t> lo, hi;
   int64_t inner_lo = 0, inner_hi = 0;
 
   Taps(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) : lo(out), hi(out) {
-    for (int64_t q = 0; q < out; ++q) detail::inside_range(q * stride - pad, dil, in, k, &lo[q], &hi[q]);
-    // Interior: first q with q*stride - pad >= 0, one past the last with q*stride - pad + (k-1)*dil < in.
-    inner_lo = std::min(out, (pad + stride - 1) / stride);
-    const int64_t last_start = in - 1 - (k - 1) * dil + pad;  // q*stride <= last_start
-    inner_hi = last_start < 0 ? inner_lo : std::max(inner_lo, std::min(out, last_start / stride + 1));
+    for (int64_t q = 0; q < out; ++q) window_taps(q, in, k, stride, pad, dil, &lo[q], &hi[q]);
+    interior_outputs(out, in, k, stride, pad, dil, &inner_lo, &inner_hi);
   }
 };
 

@@ -1,35 +1,54 @@
 """Shared pytest configuration for the cnnkernels tests.
 
-Holds the `backend` fixture (how input arrays are made and results converted
-back; the API is always the same `ck.*` functions), the `algo` fixture for
-conv2d algorithms, a `dtype` fixture, a per-test seeded `rng`, and the `gpu`
-marker.
+Holds the `backend` fixture (how input arrays are made and results converted back, and the ck
+operations bound to that backend: `backend.ck.conv2d(...)` is `ck.conv2d(..., backend=name)`), the
+`algo` fixture for conv2d algorithms (each backend declares which it has; an algorithm a backend lacks
+is skipped there), a `dtype` fixture, a per-test seeded `rng`, the `gpu` marker, and
+`compiled_modules()` for the tests of the C++ layer itself.
 
-To add a backend, add an entry to BACKENDS (needs_gpu=True gives it the `gpu`
-marker and skips it when no GPU is available).  To add a conv algorithm,
-append it to ALGOS.
+To add a backend, add an entry to BACKENDS (needs_gpu=True gives it the `gpu` marker and skips it when
+no GPU is available). The algorithm names come from the library (cnnkernels.get_backend(name).algorithms),
+never from a list here.
 """
 
+import functools
 import os
+import types
 import zlib
 
 import numpy as np
 import pytest
 
-# conv2d algorithms every conv test is run with.
-ALGOS = ["direct", "im2col", "auto", "fft"]
+import cnnkernels as ck
+
+OPS = ("conv2d", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm")
 
 DTYPES = [np.float32, np.float64]
 
 
 class Backend:
-    """How a backend makes input arrays and turns results back into NumPy."""
+    """A backend under test: how it makes input arrays and turns results back into NumPy, what it has
+    (conv2d algorithms, dtypes), and the ck operations bound to it (`.ck`)."""
 
     def __init__(self, name, asarray, to_numpy, needs_gpu=False):
         self.name = name
         self._asarray = asarray
         self._to_numpy = to_numpy
         self.needs_gpu = needs_gpu
+        self.ck = types.SimpleNamespace(**{op: functools.partial(getattr(ck, op), backend=name) for op in OPS})
+
+    @property
+    def available(self):
+        return self.name in ck.available_backends()
+
+    @property
+    def algorithms(self):
+        """The conv2d algorithms this backend runs ("auto" picks among them)."""
+        return ck.get_backend(self.name).algorithms
+
+    @property
+    def dtypes(self):
+        return ck.get_backend(self.name).dtypes
 
     def asarray(self, a):
         """Backend array holding the NumPy array `a` (for cpu: `a` itself, views kept)."""
@@ -50,10 +69,16 @@ def _cpu_to_numpy(y):
 
 BACKENDS = {
     "cpu": Backend("cpu", asarray=lambda a: a, to_numpy=_cpu_to_numpy),
-    # Future, e.g.:
-    # "cuda-emulated": Backend("cuda-emulated", asarray=..., to_numpy=...),
-    # "cuda": Backend("cuda", asarray=..., to_numpy=..., needs_gpu=True),
+    # With the CUDA module: "cuda-emu" (NumPy arrays, backend="cuda-emu") and "cuda" (needs_gpu=True).
 }
+
+# Every algorithm name of every backend under test, "auto" first.
+ALGOS = ["auto"] + sorted({a for b in BACKENDS.values() if b.available for a in b.algorithms})
+
+
+def compiled_modules():
+    """The compiled modules of this build (the C++ layer's own checks run for each)."""
+    return [ck.get_backend(name).module for name in ck.available_backends()]
 
 
 def gpu_available():
@@ -91,7 +116,9 @@ def backend(request):
 
 
 @pytest.fixture(scope="session", params=ALGOS)
-def algo(request):
+def algo(request, backend):
+    if request.param != "auto" and request.param not in backend.algorithms:
+        pytest.skip(f"backend {backend.name!r} has no algorithm {request.param!r}")
     return request.param
 
 

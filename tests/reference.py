@@ -4,12 +4,15 @@ the comparison helpers the tests use.
 Nothing here imports cnnkernels: the package is always checked against these
 functions, and these functions are checked against torch.nn.functional in
 test_torch_compare.py (skipped when torch is missing) and against even more
-naive per-pixel loops in test_conv2d.py / test_pooling.py.
+naive per-pixel loops in test_reference.py.  Each reference is named after the
+operation it mirrors: reference.conv2d for ck.conv2d, reference.max_pool2d for
+ck.max_pool2d, and so on.
 
 Conventions: NCHW arrays; every reference converts its inputs to float64 and
-returns float64 (max_pool2d_ref also returns int64 indices).  Argument
+returns float64 (max_pool2d also returns int64 indices).  Argument
 normalisation (ints or pairs, conv padding strings) assumes valid arguments:
-validation is the package's job and is tested in test_errors.py.
+validation is the package's job and is tested by the bad-argument tests in
+each test_<op>.py (the checks of x shared by every op are in op_checks.py).
 """
 
 import numpy as np
@@ -84,7 +87,7 @@ def pool_geometry(kernel_size, stride, padding, dilation):
 # --------------------------------------------------------------------------
 
 
-def conv2d_ref(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Grouped, strided, dilated 2-D cross-correlation (torch.nn.functional.conv2d).
 
     Loops over groups and kernel taps (r, s); for each tap the whole strided
@@ -120,7 +123,7 @@ def conv2d_ref(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Per-output-pixel loops straight from the definition (tiny shapes only).
 
-    Used to cross-check conv2d_ref without torch.
+    Used to cross-check conv2d without torch.
     """
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(weight, dtype=np.float64)
@@ -160,7 +163,7 @@ def _tap_positions(out, stride, pad, dilation, tap):
     return np.arange(out) * stride - pad + tap * dilation
 
 
-def max_pool2d_ref(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Max pooling with PyTorch-CPU indices.  Returns (out float64, indices int64).
 
     For each window the in-bounds taps are scanned in row-major order; the
@@ -208,13 +211,14 @@ def has_empty_max_window(H, W, kernel_size, stride=None, padding=0, dilation=1, 
     return empty(H, kh, sh, ph, dh, ceil_mode) or empty(W, kw, sw, pw, dw, ceil_mode)
 
 
-def avg_pool2d_ref(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """Average pooling like torch.nn.functional.avg_pool2d (no divisor_override).
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Average pooling like torch.nn.functional.avg_pool2d.
 
-    Sum over the in-bounds part of the window.  Divisor: with
-    count_include_pad, the window clipped to the *padded* input (so positions
-    that ceil_mode adds beyond the padding are not counted); otherwise the
-    number of in-bounds positions.
+    Sum over the in-bounds part of the window.  Divisor: divisor_override when
+    given; else with count_include_pad, the window clipped to the *padded*
+    input (so positions that ceil_mode adds beyond the padding are not
+    counted); otherwise the number of in-bounds positions.
     """
     x = np.asarray(x, dtype=np.float64)
     N, C, H, W = x.shape
@@ -240,6 +244,8 @@ def avg_pool2d_ref(x, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     hp, hi = counts(P, H, kh, sh, ph)
     wp, wi = counts(Q, W, kw, sw, pw)
     divisor = np.outer(hp, wp) if count_include_pad else np.outer(hi, wi)
+    if divisor_override is not None:
+        divisor = divisor_override
     return total / divisor
 
 
@@ -248,7 +254,7 @@ def _lp_finish(s, norm_type):
     return np.maximum(s, 0.0) ** (1.0 / norm_type)
 
 
-def lp_pool2d_ref(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     """(sum over the in-bounds part of each window of x**p) clamped at 0, ** (1/p).
 
     No padding.  With ceil_mode a partial window sums only the elements it has
@@ -272,7 +278,7 @@ def lp_pool2d_ref(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_finish(total, p)
 
 
-def feature_lp_pool_ref(x, norm_type, width, stride=None):
+def feature_lp_pool(x, norm_type, width, stride=None):
     """Lp pooling across channels: out[:, k] = (sum_{c in window k} x[:, c]**p)^(1/p)."""
     x = np.asarray(x, dtype=np.float64)
     N, C, H, W = x.shape
@@ -310,7 +316,7 @@ def _correlate_same(a, k):
     return out
 
 
-def local_contrast_norm_ref(x, kernel_size=9, sigma=2.0, eps=1e-4):
+def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4):
     """Local contrast normalisation (Jarrett et al. 2009), see the package spec.
 
     w = g / C; coef = sum of g over the in-image window; mean = sum_c (w * x_c)

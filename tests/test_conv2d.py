@@ -1,12 +1,17 @@
-"""Tests of ck.conv2d against the float64 NumPy reference (reference.conv2d_ref).
+"""Tests of ck.conv2d against the float64 NumPy reference reference.conv2d.
 
-Fixed edge-case geometries (1x1 input, kernel == input, stride > kernel,
-dilation, groups incl. depthwise, asymmetric / "same" / "valid" padding, odd
-sizes, batch 1 and 5), batch 0, non-contiguous / Fortran / read-only inputs,
-hypothesis random geometries; every conv test runs for each backend, each algo
-in conftest.ALGOS and float32/float64.  Also a self-check of conv2d_ref
-against per-pixel loops.
+Fixed edge-case geometries (conv_cases.CASES: 1x1 input, kernel == input,
+stride > kernel, dilation, groups incl. depthwise, asymmetric / "same" /
+"valid" padding, odd sizes, batch 1 and 5), batch 0, non-contiguous / Fortran
+/ read-only inputs, hypothesis random geometries, the direct kernel's border
+outputs; every conv test runs for each backend, each algo in conftest.ALGOS
+and float32/float64.  Then the bad arguments: the generic checks of x
+(op_checks.BAD_X_CASES), bad weight / bias arrays, kernels larger than the
+padded input, bad stride / dilation / padding / groups / algo, and
+astronomically large outputs (MemoryError or ValueError).
 """
+
+import re
 
 import numpy as np
 import pytest
@@ -14,46 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnnkernels as ck
-from reference import (
-    assert_close,
-    assert_unchanged,
-    conv2d_naive,
-    conv2d_ref,
-    LAYOUTS,
-    conv_geometries,
-    snapshot,
-)
-
-# name -> (x shape, weight shape, kwargs)
-CASES = {
-    "basic_3x3_pad1": ((2, 3, 7, 6), (4, 3, 3, 3), dict(padding=1)),
-    "1x1_input_1x1_kernel": ((1, 1, 1, 1), (1, 1, 1, 1), dict()),
-    "1x1_input_3x3_kernel_pad1": ((1, 2, 1, 1), (3, 2, 3, 3), dict(padding=1)),
-    "kernel_equals_input": ((2, 2, 5, 4), (3, 2, 5, 4), dict()),
-    "kernel_equals_padded_input": ((1, 2, 3, 3), (2, 2, 5, 5), dict(padding=1)),
-    "stride_gt_kernel": ((1, 2, 9, 8), (2, 2, 2, 2), dict(stride=3)),
-    "stride_gt_input": ((1, 2, 4, 4), (2, 2, 2, 2), dict(stride=5)),
-    "rect_stride_pad_dilation": ((1, 2, 9, 8), (2, 2, 3, 2), dict(stride=(2, 3), padding=(1, 2), dilation=(2, 1))),
-    "dilation2": ((1, 3, 8, 8), (2, 3, 3, 3), dict(dilation=2, padding=2)),
-    "dilation_gt_input_with_pad": ((1, 1, 2, 2), (1, 1, 2, 2), dict(dilation=3, padding=1)),
-    "groups2": ((2, 4, 6, 6), (6, 2, 3, 3), dict(groups=2, padding=1)),
-    "depthwise": ((2, 4, 6, 6), (4, 1, 3, 3), dict(groups=4, padding=1)),
-    "depthwise_multiplier": ((1, 3, 6, 5), (6, 1, 2, 3), dict(groups=3, stride=2)),
-    "groups_dilation_stride": ((2, 6, 9, 9), (4, 3, 3, 2), dict(groups=2, dilation=2, stride=2, padding=(1, 2))),
-    "asym_padding": ((1, 2, 6, 7), (3, 2, 3, 3), dict(padding=((1, 2), (0, 3)))),
-    "asym_padding_lists": ((1, 2, 5, 5), (3, 2, 2, 2), dict(padding=[[0, 1], [2, 0]], stride=[1, 2])),
-    "pair_padding": ((1, 2, 5, 6), (3, 2, 3, 3), dict(padding=(2, 0))),
-    "same_odd": ((1, 2, 6, 7), (3, 2, 3, 5), dict(padding="same")),
-    "same_even": ((1, 2, 6, 7), (3, 2, 4, 2), dict(padding="same")),
-    "same_even_dilated": ((1, 2, 6, 7), (3, 2, 2, 4), dict(padding="same", dilation=(3, 2))),
-    "same_1x1_input": ((1, 2, 1, 1), (2, 2, 4, 4), dict(padding="same")),
-    "valid": ((1, 2, 6, 7), (3, 2, 3, 3), dict(padding="valid")),
-    "valid_strided": ((1, 2, 7, 7), (3, 2, 3, 3), dict(padding="valid", stride=2)),
-    "odd_sizes": ((3, 3, 7, 5), (5, 3, 3, 2), dict(stride=(2, 1), padding=(0, 1))),
-    "pointwise_strided": ((5, 3, 5, 7), (2, 3, 1, 1), dict(stride=2)),
-    "batch5": ((5, 3, 6, 6), (4, 3, 3, 3), dict(padding=1, stride=2)),
-    "more_channels": ((2, 16, 6, 6), (8, 16, 3, 3), dict(padding=1)),
-}
+import reference
+from conv_cases import CASES, make
+from op_checks import B32, BAD_X_CASES, W32, X32, case, expect
+from reference import LAYOUTS, assert_close, assert_unchanged, conv_geometries, snapshot
 
 
 def run_conv(backend, x, w, b=None, **kw):
@@ -61,18 +30,11 @@ def run_conv(backend, x, w, b=None, **kw):
     xb, wb = backend.asarray(x), backend.asarray(w)
     bb = None if b is None else backend.asarray(b)
     before = snapshot(x, w, b)
-    out = ck.conv2d(xb, wb, bb, **kw)
+    out = backend.ck.conv2d(xb, wb, bb, **kw)
     assert_unchanged(
         before, [backend.to_numpy(xb), backend.to_numpy(wb), None if bb is None else backend.to_numpy(bb)]
     )
     return backend.to_numpy(out)
-
-
-def make(rng, xs, ws, dtype, bias=True):
-    x = rng.standard_normal(xs).astype(dtype)
-    w = rng.standard_normal(ws).astype(dtype)
-    b = rng.standard_normal(ws[0]).astype(dtype) if bias else None
-    return x, w, b
 
 
 @pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
@@ -81,13 +43,13 @@ def test_conv2d_matches_reference(backend, algo, dtype, rng, case, bias):
     xs, ws, kw = CASES[case]
     x, w, b = make(rng, xs, ws, dtype, bias)
     out = run_conv(backend, x, w, b, algo=algo, **kw)
-    assert_close(out, conv2d_ref(x, w, b, **kw), dtype)
+    assert_close(out, reference.conv2d(x, w, b, **kw), dtype)
 
 
 def test_conv2d_default_algo_and_defaults(backend, dtype, rng):
     x, w, _ = make(rng, (2, 3, 5, 6), (4, 3, 2, 3), dtype)
-    out = backend.to_numpy(ck.conv2d(backend.asarray(x), backend.asarray(w)))
-    assert_close(out, conv2d_ref(x, w), dtype)
+    out = backend.to_numpy(backend.ck.conv2d(backend.asarray(x), backend.asarray(w)))
+    assert_close(out, reference.conv2d(x, w), dtype)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +78,7 @@ def test_conv2d_noncontiguous_x(backend, algo, dtype, rng, layout):
     b = rng.standard_normal(4).astype(dtype)
     kw = dict(padding=(1, 0), stride=(1, 2), groups=2)
     out = run_conv(backend, x, w, b, algo=algo, **kw)
-    assert_close(out, conv2d_ref(x, w, b, **kw), dtype)
+    assert_close(out, reference.conv2d(x, w, b, **kw), dtype)
 
 
 @pytest.mark.parametrize("layout", ["fortran", "transposed_hw", "negative_strides", "strided_h"])
@@ -127,7 +89,7 @@ def test_conv2d_noncontiguous_weight_and_bias(backend, algo, dtype, rng, layout)
     assert not w.flags.c_contiguous
     b = rng.standard_normal(10).astype(dtype)[::2]
     out = run_conv(backend, x, w, b, algo=algo, padding=1)
-    assert_close(out, conv2d_ref(x, w, b, padding=1), dtype)
+    assert_close(out, reference.conv2d(x, w, b, padding=1), dtype)
 
 
 def test_conv2d_readonly_inputs(backend, algo, dtype, rng):
@@ -135,7 +97,7 @@ def test_conv2d_readonly_inputs(backend, algo, dtype, rng):
     for a in (x, w, b):
         a.setflags(write=False)
     out = run_conv(backend, x, w, b, algo=algo, padding=1)
-    assert_close(out, conv2d_ref(x, w, b, padding=1), dtype)
+    assert_close(out, reference.conv2d(x, w, b, padding=1), dtype)
 
 
 def test_conv2d_result_is_fresh_array(backend, algo, dtype, rng):
@@ -149,13 +111,20 @@ def test_conv2d_result_is_fresh_array(backend, algo, dtype, rng):
 
 def test_conv2d_list_and_tuple_arguments_agree(backend, algo, dtype, rng):
     x, w, b = make(rng, (1, 2, 7, 6), (3, 2, 3, 2), dtype)
-    ref = conv2d_ref(x, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    ref = reference.conv2d(x, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 2))
     for kw in (
         dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2)),
         dict(stride=[2, 1], padding=[1, 0], dilation=[1, 2]),
         dict(stride=(2, 1), padding=((1, 1), (0, 0)), dilation=(1, 2)),
     ):
         assert_close(run_conv(backend, x, w, b, algo=algo, **kw), ref, dtype)
+
+
+def test_conv2d_one_tuples_serve_both_dimensions(backend, algo, dtype, rng):
+    # As PyTorch: stride=(2,), padding=(1,), dilation=[2] are (2, 2), (1, 1), (2, 2).
+    x, w, b = make(rng, (2, 3, 9, 8), (4, 3, 3, 3), dtype)
+    ref = reference.conv2d(x, w, b, stride=2, padding=1, dilation=2)
+    assert_close(run_conv(backend, x, w, b, algo=algo, stride=(2,), padding=(1,), dilation=[2]), ref, dtype)
 
 
 @settings(max_examples=50, deadline=None)
@@ -167,7 +136,7 @@ def test_conv2d_random_geometry(backend, algo, geo, use_f64, seed):
     x, w, b = make(rng, (g["N"], g["C"], g["H"], g["W"]), (g["K"], g["C"] // g["groups"], g["R"], g["S"]), dtype, g["bias"])
     kw = {k: g[k] for k in ("stride", "padding", "dilation", "groups")}
     out = run_conv(backend, x, w, b, algo=algo, **kw)
-    assert_close(out, conv2d_ref(x, w, b, **kw), dtype)
+    assert_close(out, reference.conv2d(x, w, b, **kw), dtype)
 
 
 # ---- direct: outputs that border the padding ----------------------------------
@@ -185,14 +154,132 @@ DIRECT_BORDER_CASES = {
 def test_conv2d_direct_border_outputs(backend, dtype, rng, case):
     xs, ws, kw = DIRECT_BORDER_CASES[case]
     x, w, b = make(rng, xs, ws, dtype, True)
-    assert_close(run_conv(backend, x, w, b, algo="direct", **kw), conv2d_ref(x, w, b, **kw), dtype)
+    assert_close(run_conv(backend, x, w, b, algo="direct", **kw), reference.conv2d(x, w, b, **kw), dtype)
 
 
-# ---- self-check of the reference (no cnnkernels involved) -----------------
-@pytest.mark.parametrize(
-    "case", ["basic_3x3_pad1", "rect_stride_pad_dilation", "depthwise_multiplier", "asym_padding", "same_even_dilated", "groups_dilation_stride"]
-)
-def test_reference_conv_matches_naive_loops(rng, case):
-    xs, ws, kw = CASES[case]
-    x, w, b = make(rng, xs, ws, np.float64)
-    np.testing.assert_allclose(conv2d_ref(x, w, b, **kw), conv2d_naive(x, w, b, **kw), rtol=1e-12, atol=1e-12)
+# --------------------------------------------------------------------------
+# bad arguments
+# --------------------------------------------------------------------------
+
+WEIGHT = r"weight"
+BIAS = r"bias"
+
+
+def conv(**kw):
+    """conv2d on the standard tiny X32/W32 with some arguments overridden."""
+    def fn(B):
+        args = dict(x=X32, weight=W32, bias=None)
+        args.update(kw)
+        arrs = {k: (B.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in args.items() if k in ("x", "weight", "bias")}
+        rest = {k: v for k, v in args.items() if k not in ("x", "weight", "bias")}
+        return B.ck.conv2d(arrs["x"], arrs["weight"], arrs["bias"], **rest)
+    return fn
+
+
+f32, f64 = np.float32, np.float64
+CONV_ERRORS = [
+    # arrays
+    case("weight_list", TypeError, WEIGHT, conv(weight=W32.tolist())),
+    case("bias_list", TypeError, BIAS, conv(bias=B32.tolist())),
+    case("weight_int32", TypeError, WEIGHT, conv(weight=W32.astype(np.int32))),
+    case("weight_float16", TypeError, WEIGHT, conv(weight=W32.astype(np.float16))),
+    case("bias_int64", TypeError, BIAS, conv(bias=B32.astype(np.int64))),
+    case("bias_complex64", TypeError, BIAS, conv(bias=B32.astype(np.complex64))),
+    case("x32_weight64", TypeError, WEIGHT, conv(weight=W32.astype(f64))),
+    case("x64_weight32", TypeError, WEIGHT, conv(x=X32.astype(f64))),
+    case("x32_bias64", TypeError, BIAS, conv(bias=B32.astype(f64))),
+    case("x64_weight64_bias32", TypeError, BIAS, conv(x=X32.astype(f64), weight=W32.astype(f64), bias=B32)),
+    case("weight_3d", ValueError, WEIGHT, conv(weight=W32[0])),
+    case("weight_5d", ValueError, WEIGHT, conv(weight=W32[None])),
+    case("bias_2d", ValueError, BIAS, conv(bias=B32[None])),
+    case("bias_0d", ValueError, BIAS, conv(bias=np.asarray(B32[0]))),
+    case("weight_K0", ValueError, WEIGHT, conv(weight=np.ones((0, 2, 3, 3), f32))),
+    case("weight_R0", ValueError, WEIGHT, conv(weight=np.ones((3, 2, 0, 3), f32))),
+    case("weight_S0", ValueError, WEIGHT, conv(weight=np.ones((3, 2, 3, 0), f32))),
+    case("weight_C_mismatch", ValueError, WEIGHT, conv(weight=np.ones((3, 1, 3, 3), f32))),
+    case("weight_C_mismatch_groups", ValueError, WEIGHT, conv(x=np.ones((1, 4, 5, 5), f32), weight=np.ones((2, 4, 3, 3), f32), groups=2)),
+    case("bias_too_short", ValueError, BIAS, conv(bias=B32[:2])),
+    case("bias_too_long", ValueError, BIAS, conv(bias=np.ones(4, f32))),
+    # kernel vs input
+    case("kernel_larger_than_input", ValueError, r"kernel|weight", conv(weight=np.ones((3, 2, 6, 3), f32))),
+    case("kernel_larger_than_padded_input", ValueError, r"kernel|weight", conv(weight=np.ones((3, 2, 3, 8), f32), padding=1)),
+    case("dilated_kernel_larger_than_input", ValueError, r"kernel|weight|dilation", conv(dilation=3)),
+    case("kernel_larger_asym_padding", ValueError, r"kernel|weight", conv(weight=np.ones((3, 2, 8, 3), f32), padding=((1, 1), (0, 0)))),
+    # stride
+    case("stride_float", TypeError, "stride", conv(stride=2.5)),
+    case("stride_str", TypeError, "stride", conv(stride="3")),
+    case("stride_bool", TypeError, "stride", conv(stride=True)),
+    case("stride_tuple_float", TypeError, "stride", conv(stride=(1, 2.5))),
+    case("stride_tuple_bool", TypeError, "stride", conv(stride=(1, True))),
+    case("stride_zero", ValueError, "stride", conv(stride=0)),
+    case("stride_negative", ValueError, "stride", conv(stride=-1)),
+    case("stride_pair_zero", ValueError, "stride", conv(stride=(1, 0))),
+    case("stride_len3", ValueError, "stride", conv(stride=(1, 1, 1))),
+    case("stride_len0", ValueError, "stride", conv(stride=[])),
+    # dilation
+    case("dilation_float", TypeError, "dilation", conv(dilation=1.5)),
+    case("dilation_bool", TypeError, "dilation", conv(dilation=True)),
+    case("dilation_str", TypeError, "dilation", conv(dilation="1")),
+    case("dilation_zero", ValueError, "dilation", conv(dilation=0)),
+    case("dilation_negative", ValueError, "dilation", conv(dilation=(1, -2))),
+    case("dilation_len0", ValueError, "dilation", conv(dilation=())),
+    # padding
+    case("padding_float", TypeError, "padding", conv(padding=0.5)),
+    case("padding_bool", TypeError, "padding", conv(padding=True)),
+    case("padding_tuple_float", TypeError, "padding", conv(padding=(1, 1.5))),
+    case("padding_pairs_float", TypeError, "padding", conv(padding=((1, 1), (0, 0.5)))),
+    case("padding_negative", ValueError, "padding", conv(padding=-1)),
+    case("padding_pair_negative", ValueError, "padding", conv(padding=(0, -1))),
+    case("padding_pairs_negative", ValueError, "padding", conv(padding=((0, 0), (-1, 0)))),
+    case("padding_len3", ValueError, "padding", conv(padding=(1, 1, 1))),
+    case("padding_len4", ValueError, "padding", conv(padding=(1, 1, 1, 1))),
+    case("padding_pairs_short", ValueError, "padding", conv(padding=((1, 2), (3,)))),
+    case("padding_pairs_len3", ValueError, "padding", conv(padding=((1, 2), (3, 4), (5, 6)))),
+    case("padding_unknown_string", ValueError, "padding", conv(padding="full")),
+    case("padding_numeric_string", ValueError, "padding", conv(padding="3")),
+    case("padding_same_stride2", ValueError, r"padding|stride", conv(padding="same", stride=2)),
+    case("padding_same_stride_1_2", ValueError, r"padding|stride", conv(padding="same", stride=(1, 2))),
+    # groups
+    case("groups_float", TypeError, "groups", conv(groups=1.0)),
+    case("groups_str", TypeError, "groups", conv(groups="1")),
+    case("groups_bool", TypeError, "groups", conv(groups=True)),
+    case("groups_zero", ValueError, "groups", conv(groups=0)),
+    case("groups_negative", ValueError, "groups", conv(groups=-1)),
+    case("groups_not_dividing_C", ValueError, "groups", conv(weight=np.ones((3, 1, 3, 3), f32), groups=3)),
+    case("groups_not_dividing_K", ValueError, "groups", conv(weight=np.ones((3, 1, 3, 3), f32), groups=2)),
+    # algo
+    case("algo_unknown", ValueError, "algo", conv(algo="fast")),
+    case("algo_empty", ValueError, "algo", conv(algo="")),
+]
+
+
+@pytest.mark.parametrize("check_x", BAD_X_CASES)
+def test_conv2d_bad_x(backend, check_x):
+    check_x(backend, "conv2d")
+
+
+@pytest.mark.parametrize("fn,exc,match", CONV_ERRORS)
+def test_conv2d_bad_arguments(backend, fn, exc, match):
+    expect(backend, fn, exc, match)
+
+
+def test_conv2d_algo_not_a_string(backend):
+    with pytest.raises((TypeError, ValueError), match="algo"):
+        conv(algo=3)(backend)
+
+
+@pytest.mark.parametrize("padding", [2**20, 2**31, 2**40, (2**40, 0), ((2**40, 0), (0, 0)), (0, 2**62)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_astronomical_output(backend, padding, dtype):
+    x = np.ones((1, 1, 1, 1), dtype)
+    w = np.ones((1, 1, 1, 1), dtype)
+    with pytest.raises((MemoryError, ValueError)) as info:
+        backend.ck.conv2d(backend.asarray(x), backend.asarray(w), padding=padding)
+    if info.type is ValueError:
+        assert re.search(r"padding|output", str(info.value)), str(info.value)
+
+
+def test_conv2d_valid_after_errors(backend):
+    # the module is still usable after all that
+    out = backend.to_numpy(backend.ck.conv2d(backend.asarray(X32), backend.asarray(W32), backend.asarray(B32)))
+    assert out.shape == (1, 3, 3, 3)

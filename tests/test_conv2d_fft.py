@@ -4,7 +4,7 @@ algorithm in conftest.ALGOS, fft included).
 Large kernels (up to 31x31) and a 1024x1024 image against float64 references (the large image against
 scipy.signal.correlate in float64, never against the package itself); strides by polyphase, dilation,
 groups, asymmetric padding; every tiling and code path, forced through the test hook
-cnnkernels._cpu._conv2d_fft_forced (transform sizes from 1-pixel tiles to one tile per image, odd and prime
+a plan of cnnkernels._cpu.conv2d_plan with choices imposed (transform sizes from 1-pixel tiles to one tile per image, odd and prime
 sizes, both orders of the pipeline, a memory bound that forces several passes, batching across tiles for
 few channels); outputs that see only padding; both SIMD paths; results independent of the thread count and
 of other Python threads; fft_plan_info's report and the workspace bound of the issue's layers.
@@ -23,7 +23,8 @@ import pytest
 
 import cnnkernels as ck
 from cnnkernels import _cpu
-from reference import assert_close, conv2d_ref, rel_err
+import reference
+from reference import assert_close, rel_err
 
 FFT_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -58,13 +59,17 @@ def pair(v):
 
 def forced(x, w, b, stride=1, padding=0, dilation=1, groups=1, fft_size=(0, 0), order=0, budget_bytes=0):
     """conv2d with algo="fft" and plan choices imposed (0: the cost model's)."""
-    return _cpu._conv2d_fft_forced(x, w, b, pair(stride), pads4(padding), pair(dilation), groups, fft_size, order,
-                                   budget_bytes)
+    plan = _forced_plan(x, w, stride, padding, dilation, groups, fft_size, order, budget_bytes)
+    return _cpu.conv2d_fft(x, w, b, pair(stride), pads4(padding), pair(dilation), groups, plan)
+
+
+def _forced_plan(x, w, stride, padding, dilation, groups, fft_size, order, budget_bytes):
+    return _cpu.conv2d_plan(x.shape, w.shape, pair(stride), pads4(padding), pair(dilation), groups, "fft",
+                            x.dtype.itemsize, fft_size, order, budget_bytes)
 
 
 def forced_plan(x, w, stride=1, padding=0, dilation=1, groups=1, fft_size=(0, 0), order=0, budget_bytes=0):
-    return _cpu.conv2d_plan(x.shape, w.shape, pair(stride), pads4(padding), pair(dilation), groups, "fft",
-                            x.dtype.itemsize, fft_size, order, budget_bytes)
+    return _forced_plan(x, w, stride, padding, dilation, groups, fft_size, order, budget_bytes).info()
 
 
 # ---- large kernels, large images -------------------------------------------------------------------------
@@ -76,7 +81,7 @@ def test_large_kernels(rng, dtype, R):
     x, w, b = make(rng, (2, 3, 40, 37), (4, 3, R, R - 2), dtype)
     kw = dict(padding=(R // 2, 3))
     out = ck.conv2d(x, w, b, algo="fft", **kw)
-    assert_close(out, conv2d_ref(x, w, b, **kw), dtype, FFT_TOL[dtype])
+    assert_close(out, reference.conv2d(x, w, b, **kw), dtype, FFT_TOL[dtype])
 
 
 def scipy_correlate_same(image, kernel):
@@ -125,7 +130,7 @@ def test_strides_by_polyphase(rng, dtype, case):
     xs, ws, kw = POLYPHASE_CASES[case]
     x, w, b = make(rng, xs, ws, dtype)
     out = ck.conv2d(x, w, b, algo="fft", **kw)
-    assert_close(out, conv2d_ref(x, w, b, **kw), dtype, FFT_TOL[dtype])
+    assert_close(out, reference.conv2d(x, w, b, **kw), dtype, FFT_TOL[dtype])
     info = ck.fft_plan_info(xs, ws, dtype=dtype, **kw)
     assert info["polyphase"]
     sh, sw = pair(kw["stride"])
@@ -159,7 +164,7 @@ def test_dilation_groups_padding(rng, dtype, case):
     xs, ws, kw = GEOMETRY_CASES[case]
     x, w, b = make(rng, xs, ws, dtype)
     out = ck.conv2d(x, w, b, algo="fft", **kw)
-    assert_close(out, conv2d_ref(x, w, b, **kw), dtype, FFT_TOL[dtype])
+    assert_close(out, reference.conv2d(x, w, b, **kw), dtype, FFT_TOL[dtype])
 
 
 def test_outputs_that_see_only_padding_are_exactly_the_bias(rng):
@@ -168,7 +173,7 @@ def test_outputs_that_see_only_padding_are_exactly_the_bias(rng):
     assert out.shape == (2, 4, 12, 13)
     for edge in (out[:, :, :2], out[:, :, -2:], out[:, :, :, :2], out[:, :, :, -2:]):
         np.testing.assert_array_equal(edge, np.broadcast_to(b[None, :, None, None], edge.shape))
-    assert_close(out, conv2d_ref(x, w, b, padding=4), np.float32, 1e-4)
+    assert_close(out, reference.conv2d(x, w, b, padding=4), np.float32, 1e-4)
 
 
 # ---- every tiling and code path ----------------------------------------------------------------------------
@@ -189,7 +194,7 @@ TILING_CASES = [
 def test_every_transform_size(rng, dtype, case):
     xs, ws, kw, sizes = TILING_CASES[case]
     x, w, b = make(rng, xs, ws, dtype)
-    ref = conv2d_ref(x, w, b, **kw)
+    ref = reference.conv2d(x, w, b, **kw)
     for size in sizes:
         info = forced_plan(x, w, fft_size=size, **kw)
         assert info["fft_size"] == size
@@ -206,7 +211,7 @@ def test_every_transform_size(rng, dtype, case):
 def test_both_orders_and_passes(rng, dtype, order, budget, case):
     xs, ws, kw, sizes = TILING_CASES[case]
     x, w, b = make(rng, xs, ws, dtype)
-    ref = conv2d_ref(x, w, b, **kw)
+    ref = reference.conv2d(x, w, b, **kw)
     for size in [(0, 0), sizes[2]]:
         info = forced_plan(x, w, fft_size=size, order=order, budget_bytes=budget, **kw)
         assert info["order"] == ("kernels_first" if order == 1 else "tiles_first")
@@ -241,7 +246,8 @@ import sys
 import numpy as np
 import cnnkernels as ck
 sys.path.insert(0, {tests!r})
-from reference import conv2d_ref, rel_err
+import reference
+from reference import rel_err
 rng = np.random.default_rng(7)
 cases = [((2, 5, 30, 33), (6, 5, 9, 7), dict(padding=(4, 3), stride=(1, 2))),
          ((1, 1, 200, 190), (1, 1, 15, 15), dict(padding=7))]
@@ -250,7 +256,7 @@ for dtype in (np.float32, np.float64):
         x = rng.standard_normal(xs).astype(dtype)
         w = rng.standard_normal(ws).astype(dtype)
         y = ck.conv2d(x, w, algo="fft", **kw)
-        print(np.dtype(dtype).name, rel_err(y, conv2d_ref(x, w, **kw)), y.astype(np.float64).sum().hex())
+        print(np.dtype(dtype).name, rel_err(y, reference.conv2d(x, w, **kw)), y.astype(np.float64).sum().hex())
 """
 
 
@@ -292,7 +298,7 @@ def test_simd_paths_switched_at_run_time(rng):
     info = getattr(_cpu, "cpu_info", lambda: {"isa": "avx2", "supported_isas": ["scalar"]})()
     before = info["isa"]
     x, w, b = make(rng, (2, 4, 24, 26), (5, 4, 7, 7), np.float32)
-    ref = conv2d_ref(x, w, b, padding=3)
+    ref = reference.conv2d(x, w, b, padding=3)
     try:
         for isa in info.get("supported_isas", ["scalar"]):
             _cpu.set_isa(isa)
@@ -312,7 +318,7 @@ def test_results_identical_for_any_thread_count(rng, restore_threads, order):
         assert forced_plan(x, w, order=order, **kw)["fft_size"] == forced_plan(x, w, order=order, **kw)["fft_size"]
     for o in outs[1:]:
         assert o.tobytes() == outs[0].tobytes()
-    assert_close(outs[0], conv2d_ref(x, w, b, **kw), np.float32, 1e-4)
+    assert_close(outs[0], reference.conv2d(x, w, b, **kw), np.float32, 1e-4)
 
 
 def test_concurrent_python_threads(rng, restore_threads):

@@ -20,16 +20,11 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import cnnkernels as ck  # noqa: E402
+import reference  # noqa: E402
 from reference import (  # noqa: E402
     assert_close,
-    avg_pool2d_ref,
-    conv2d_ref,
     conv_geometries,
-    feature_lp_pool_ref,
     has_empty_max_window,
-    local_contrast_norm_ref,
-    lp_pool2d_ref,
-    max_pool2d_ref,
     pool_geometries,
 )
 
@@ -126,7 +121,7 @@ def test_conv2d_reference_vs_torch(rng, xs, ws, kw, bias):
     x = rng.standard_normal(xs)
     w = rng.standard_normal(ws)
     b = rng.standard_normal(ws[0]) if bias else None
-    ref = conv2d_ref(x, w, b, **kw)
+    ref = reference.conv2d(x, w, b, **kw)
     assert_close(ref, torch_conv2d(x, w, b, **kw), F64)
 
 
@@ -140,7 +135,7 @@ def test_conv2d_reference_vs_torch_random(geo, seed):
     w = rng.standard_normal((g["K"], g["C"] // g["groups"], g["R"], g["S"]))
     b = rng.standard_normal(g["K"]) if g["bias"] else None
     kw = {k: g[k] for k in ("stride", "padding", "dilation", "groups")}
-    assert_close(conv2d_ref(x, w, b, **kw), torch_conv2d(x, w, b, **kw), F64)
+    assert_close(reference.conv2d(x, w, b, **kw), torch_conv2d(x, w, b, **kw), F64)
 
 
 POOL_CASES = [
@@ -172,7 +167,7 @@ def _pool_data(rng, shape, ties):
 @pytest.mark.parametrize("ties", [False, True])
 def test_max_pool2d_reference_vs_torch(rng, shape, kw, ties):
     x = _pool_data(rng, shape, ties)
-    out, idx = max_pool2d_ref(x, **kw)
+    out, idx = reference.max_pool2d(x, **kw)
     tout, tidx = torch_max_pool2d(x, **kw)
     assert_close(out, tout, F64)
     np.testing.assert_array_equal(idx, tidx)
@@ -184,7 +179,7 @@ def test_max_pool2d_reference_vs_torch_nan_and_inf(rng):
     x[rng.random(x.shape) < 0.15] = -np.inf
     x[0, 0] = -np.inf
     for kw in [dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=2, stride=2, padding=1, ceil_mode=True)]:
-        out, idx = max_pool2d_ref(x, **kw)
+        out, idx = reference.max_pool2d(x, **kw)
         tout, tidx = torch_max_pool2d(x, **kw)
         assert_close(out, tout, F64)
         np.testing.assert_array_equal(idx, tidx)
@@ -197,7 +192,7 @@ def test_max_pool2d_reference_vs_torch_random(geo, ties, seed):
     if has_empty_max_window(shape[2], shape[3], **kw):
         return  # unspecified behaviour (torch gives -inf and an out-of-window index)
     x = _pool_data(np.random.default_rng(seed), shape, ties)
-    out, idx = max_pool2d_ref(x, **kw)
+    out, idx = reference.max_pool2d(x, **kw)
     tout, tidx = torch_max_pool2d(x, **kw)
     assert_close(out, tout, F64)
     np.testing.assert_array_equal(idx, tidx)
@@ -207,7 +202,7 @@ def test_max_pool2d_reference_vs_torch_random(geo, ties, seed):
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_pool2d_reference_vs_torch(rng, shape, kw, count_include_pad):
     x = rng.standard_normal(shape)
-    ref = avg_pool2d_ref(x, count_include_pad=count_include_pad, **kw)
+    ref = reference.avg_pool2d(x, count_include_pad=count_include_pad, **kw)
     assert_close(ref, torch_avg_pool2d(x, count_include_pad=count_include_pad, **kw), F64)
 
 
@@ -216,7 +211,7 @@ def test_avg_pool2d_reference_vs_torch(rng, shape, kw, count_include_pad):
 def test_avg_pool2d_reference_vs_torch_random(geo, cip, seed):
     shape, kw = geo
     x = np.random.default_rng(seed).standard_normal(shape)
-    assert_close(avg_pool2d_ref(x, count_include_pad=cip, **kw), torch_avg_pool2d(x, count_include_pad=cip, **kw), F64)
+    assert_close(reference.avg_pool2d(x, count_include_pad=cip, **kw), torch_avg_pool2d(x, count_include_pad=cip, **kw), F64)
 
 
 # geometries without partial windows (also with ceil_mode)
@@ -235,12 +230,12 @@ LP_CASES = [
 @pytest.mark.parametrize("p", [1, 2, 3, 1.5])
 def test_lp_pool2d_reference_vs_torch(rng, shape, kw, p):
     x = rng.random(shape) + 0.1  # non-negative: torch gives NaN for negative sums
-    assert_close(lp_pool2d_ref(x, p, **kw), torch_lp_pool2d(x, p, **kw), F64)
+    assert_close(reference.lp_pool2d(x, p, **kw), torch_lp_pool2d(x, p, **kw), F64)
 
 
 def test_lp_pool2d_reference_vs_torch_mixed_sign_l2(rng):
     x = rng.standard_normal((2, 3, 6, 7))
-    assert_close(lp_pool2d_ref(x, 2, (2, 3), 1), torch_lp_pool2d(x, 2, (2, 3), 1), F64)
+    assert_close(reference.lp_pool2d(x, 2, (2, 3), 1), torch_lp_pool2d(x, 2, (2, 3), 1), F64)
 
 
 @pytest.mark.parametrize(
@@ -249,7 +244,7 @@ def test_lp_pool2d_reference_vs_torch_mixed_sign_l2(rng):
 @pytest.mark.parametrize("p", [1, 2, 3, 1.5])
 def test_feature_lp_pool_reference_vs_torch(rng, C, width, stride, p):
     x = rng.random((2, C, 3, 4)) + 0.1
-    assert_close(feature_lp_pool_ref(x, p, width, stride), torch_feature_lp_pool(x, p, width, stride), F64)
+    assert_close(reference.feature_lp_pool(x, p, width, stride), torch_feature_lp_pool(x, p, width, stride), F64)
 
 
 @pytest.mark.parametrize(
@@ -265,7 +260,7 @@ def test_feature_lp_pool_reference_vs_torch(rng, C, width, stride, p):
 )
 def test_lcn_reference_vs_torch(rng, shape, ks, sigma, eps):
     x = rng.standard_normal(shape) * np.arange(1, shape[0] + 1)[:, None, None, None]
-    assert_close(local_contrast_norm_ref(x, ks, sigma, eps), torch_lcn(x, ks, sigma, eps), F64)
+    assert_close(reference.local_contrast_norm(x, ks, sigma, eps), torch_lcn(x, ks, sigma, eps), F64)
 
 
 # --------------------------------------------------------------------------

@@ -3,11 +3,12 @@
     import cnnkernels as ck
     y = ck.conv2d(x, w, bias, stride=1, padding="same", algo="auto")
 
-Operations follow torch.nn.functional's names, argument forms and output sizes.
+Operations follow torch.nn.functional's names, argument forms and output sizes. Every operation takes
+backend=None (the backend owning the arrays: "cpu" for NumPy arrays) or a backend name.
 """
 
-from . import _cpu
 from ._autotune import autotune, autotune_choices, clear_autotune_cache
+from ._backend import available_backends, cuda_available, get_backend
 from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, fft_plan_info, local_contrast_norm,
                          lp_pool2d, max_pool2d)
 
@@ -15,16 +16,19 @@ __version__ = "0.1.0"
 
 __all__ = ["conv2d", "conv2d_plan", "fft_plan_info", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool",
            "local_contrast_norm", "set_num_threads", "get_num_threads", "cpu_info", "autotune",
-           "autotune_choices", "clear_autotune_cache"]
+           "autotune_choices", "clear_autotune_cache", "available_backends", "cuda_available"]
 
 
 def set_num_threads(n):
-    """Set the number of threads every kernel uses (n >= 1); the default is the number of cores."""
+    """Set the number of threads every CPU kernel uses: 1 <= n <= 4 x the cores (more only adds switching,
+    so it is refused with a ValueError naming the limit); the default is the number of cores."""
     from ._args import to_int
     n = to_int(n, "set_num_threads", "n")
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be a positive integer, got {n}")
-    _cpu.set_num_threads(n)
+    limit = cpu_info()["max_threads"]
+    if not 1 <= n <= limit:
+        raise ValueError(f"set_num_threads: n must be a positive integer of at most {limit} (4 x the cores), "
+                         f"got {n}")
+    get_backend("cpu").module.set_num_threads(n)
 
 
 def cpu_info():
@@ -32,11 +36,12 @@ def cpu_info():
 
     Returns a dict: "cpu" (model), "isa" (active path: "scalar", "avx2" or "avx512"), "detected_isa",
     "supported_isas", "isa_note" (why the active path differs from the detected one, e.g. the
-    CNNKERNELS_ISA environment variable), "threads", and the GEMM's float32 tile and cache blocks.
+    CNNKERNELS_ISA environment variable), "threads", "max_threads" (what set_num_threads accepts), and the
+    GEMM's float32 tile and cache blocks.
     """
-    return _cpu.cpu_info()
+    return get_backend("cpu").module.cpu_info()
 
 
 def get_num_threads():
-    """The number of threads every kernel uses."""
-    return _cpu.get_num_threads()
+    """The number of threads every CPU kernel uses."""
+    return get_backend("cpu").num_threads()

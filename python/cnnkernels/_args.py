@@ -25,10 +25,15 @@ def to_int(v, op, name):
 
 
 def to_pair(v, op, name):
-    """An int or a pair of ints (tuple or list) as a 2-tuple of ints: (height, width)."""
+    """An int, a 1-tuple or a pair of ints (tuple or list) as a 2-tuple of ints: (height, width).
+
+    As in PyTorch, a single value (2 or (2,)) serves both dimensions.
+    """
     if _is_int(v):
         return (int(v), int(v))
     if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return (to_int(v[0], op, name),) * 2
         if len(v) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {len(v)} values {v!r}")
         return (to_int(v[0], op, name), to_int(v[1], op, name))
@@ -66,7 +71,7 @@ def positive_finite(v, op, name):
 def conv_padding(padding, kernel_hw, dilation, stride, op="conv2d"):
     """conv2d's padding as (top, bottom, left, right).
 
-    Accepts an int, a pair (symmetric per dimension), ((top, bottom), (left, right)), "valid" (no padding)
+    Accepts an int, a 1-tuple, a pair (symmetric per dimension), ((top, bottom), (left, right)), "valid" (no padding)
     or "same" (output size = input size; stride must be 1; the extra pixel of an even effective kernel goes
     bottom/right).
     """
@@ -85,6 +90,8 @@ def conv_padding(padding, kernel_hw, dilation, stride, op="conv2d"):
                          f"'valid', got {padding!r}")
     if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
             isinstance(p, (tuple, list)) for p in padding):
+        if any(len(p) != 2 for p in padding):
+            raise ValueError(f"{op}: padding as ((top, bottom), (left, right)) needs two pairs, got {padding!r}")
         top, bottom = non_negative_pair(padding[0], op, "padding")
         left, right = non_negative_pair(padding[1], op, "padding")
         return (top, bottom, left, right)
@@ -95,10 +102,9 @@ def conv_padding(padding, kernel_hw, dilation, stride, op="conv2d"):
 def check_array(a, op, name, ndim, like=None):
     """A float32/float64 NumPy array of rank ndim, C-contiguous in native byte order (copied if need be).
 
-    `like` is an already checked array whose dtype `a` must share.
+    `like` is an already checked array whose dtype `a` must share. (The backend has checked that `a` is a
+    NumPy array.)
     """
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(a).__name__}")
     if a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
         raise TypeError(f"{op}: {name} must have dtype float32 or float64, got {a.dtype}")
     dtype = np.dtype(np.float32) if a.dtype.itemsize == 4 else np.dtype(np.float64)

@@ -1,9 +1,11 @@
-"""algo="auto" with autotuning: time the candidates once per new geometry and remember the winner.
+"""Where conv2d's algo="auto" is resolved: autotuning times the candidates once per new geometry and
+remembers the winner.
 
-Off by default (then the C++ cost model picks without timing anything). ck.autotune(True), or the
+Off by default (then the backend's cost model, in C++, picks without timing anything). ck.autotune(True), or the
 environment variable CNNKERNELS_AUTOTUNE=1, turns it on, as torch.backends.cudnn.benchmark does. The
-first conv2d call of each new geometry then runs every candidate algorithm, keeps the fastest and returns
-its result; later calls reuse the choice. Choices are keyed by geometry, dtype, ISA path and thread count,
+first conv2d call of each new geometry then runs every algorithm of the backend, keeps the fastest and
+returns its result; later calls reuse the choice. Choices are keyed by geometry, dtype, backend, ISA path
+and thread count,
 held in memory in an LRU cache of `max_entries`, and optionally in a JSON file (ck.autotune(True,
 cache_file=...) or CNNKERNELS_AUTOTUNE_CACHE=path) read when tuning is turned on and rewritten after each
 new choice. A program whose input sizes keep changing does not re-tune for ever: after `max_tunings`
@@ -15,8 +17,6 @@ import os
 import threading
 import time
 from collections import OrderedDict
-
-from . import _cpu
 
 
 class _Tuner:
@@ -39,7 +39,7 @@ class _Tuner:
         except (OSError, ValueError):
             return
         for key, algo in saved.get("choices", {}).items():
-            if algo in ("direct", "im2col", "fft"):
+            if isinstance(algo, str):  # a name no backend has any more fails its plan and is re-tuned
                 self.choices[key] = algo
         while len(self.choices) > self.max_entries:
             self.choices.popitem(last=False)
@@ -57,10 +57,9 @@ class _Tuner:
 
     # -- the choice ------------------------------------------------------------------------------------
     @staticmethod
-    def key(x, w, stride, padding, dilation, groups):
-        info = _cpu.cpu_info()
-        return "|".join(map(str, (x.shape, w.shape, stride, padding, dilation, groups, x.dtype.name,
-                                  info["isa"], info["threads"])))
+    def key(backend, x, w, stride, padding, dilation, groups):
+        return "|".join(map(str, (x.shape, w.shape, stride, padding, dilation, groups, x.dtype.name)
+                            + backend.tuner_facts()))
 
     def lookup(self, key):
         with self.lock:
@@ -119,23 +118,34 @@ def clear_autotune_cache():
         _tuner.tunings = 0
 
 
-def run_auto(x, w, bias, stride, padding, dilation, groups, candidates):
-    """conv2d with algo="auto": the remembered or freshly timed winner, or the cost model's pick."""
-    if not _tuner.enabled:
-        return _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, "auto")
-    key = _tuner.key(x, w, stride, padding, dilation, groups)
-    algo = _tuner.lookup(key)
-    if algo is not None:
-        return _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, algo)
+def conv2d(backend, x, w, bias, stride, padding, dilation, groups, algo):
+    """conv2d on checked arguments: the algorithm asked for or, for "auto", the remembered or freshly timed
+    winner (autotuning on) or the backend cost model's pick."""
+    def plan(a):
+        return backend.plan_conv2d(x.shape, w.shape, stride, padding, dilation, groups, x.dtype, a)
+
+    def run(p):
+        return backend.conv2d(p, x, w, bias, stride, padding, dilation, groups)
+
+    if algo != "auto" or not _tuner.enabled:
+        return run(plan(algo))
+    key = _tuner.key(backend, x, w, stride, padding, dilation, groups)
+    remembered = _tuner.lookup(key)
+    if remembered in backend.algorithms:
+        return run(plan(remembered))
     if not _tuner.may_tune():
-        return _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, "auto")
+        return run(plan("auto"))
     best = None
-    for algo in candidates:
-        _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, algo)  # warm-up: plans, caches, pages
+    for a in backend.algorithms:
+        try:
+            p = plan(a)
+        except ValueError:  # this algorithm cannot run the geometry (an FFT too large)
+            continue
+        run(p)  # warm-up: caches, pages
         t0 = time.perf_counter()
-        y = _cpu.conv2d(x, w, bias, stride, padding, dilation, groups, algo)
+        y = run(p)
         t = time.perf_counter() - t0
         if best is None or t < best[0]:
-            best = (t, algo, y)
+            best = (t, a, y)
     _tuner.store(key, best[1])
     return best[2]

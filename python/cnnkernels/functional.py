@@ -1,71 +1,78 @@
 """The operations of cnnkernels on NCHW arrays, with torch.nn.functional's names and conventions.
 
-Each function normalises and checks its arguments (see _args.py), then calls the kernel of the backend
-that owns the arrays. The result has the input's dtype; inputs are never modified.
+Each function finds the backend that runs it (the one owning the arrays, or the one named by `backend`),
+has it check the arrays, normalises and checks the other arguments (see _args.py), then calls the
+backend's kernel of the same name. The result has the input's dtype and array kind; inputs are never
+modified.
 """
 
 import math
 
 import numpy as np
 
-from . import _args, _autotune, _cpu
-from ._backend import backend_for
-
-CONV_ALGOS = ("auto", "direct", "im2col", "fft")
-_CANDIDATES = ("direct", "im2col", "fft")  # what autotuning times
+from . import _args, _autotune
+from ._backend import backend_for, get_backend
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", backend=None):
     """2-D cross-correlation, as torch.nn.functional.conv2d.
 
     x: (N, C, H, W); weight: (K, C/groups, R, S); bias: (K,) or None. Returns (N, K, P, Q) with
     P = floor((H + pad_top + pad_bottom - dilation*(R-1) - 1) / stride) + 1 (Q likewise).
     padding: int, (ph, pw), ((top, bottom), (left, right)), "same" or "valid".
-    algo: "auto" (a cost model picks), "direct", "im2col" (+ GEMM) or "fft".
+    algo: "auto" (a cost model picks, or autotuning: see cnnkernels.autotune) or one of the backend's
+    algorithms: "direct", "im2col" (+ GEMM), "fft". backend: None (the one owning x) or "cpu".
     """
     op = "conv2d"
-    x = _args.check_array(x, op, "x", 4)
-    weight = _args.check_array(weight, op, "weight", 4, like=x)
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    weight = b.check_array(weight, op, "weight", 4, like=x)
     if bias is not None:
-        bias = _args.check_array(bias, op, "bias", 1, like=x)
-    stride = _args.positive_pair(stride, op, "stride")
-    dilation = _args.positive_pair(dilation, op, "dilation")
-    padding = _args.conv_padding(padding, weight.shape[2:], dilation, stride, op)
-    groups = _args.to_int(groups, op, "groups")
-    if groups < 1:
-        raise ValueError(f"{op}: groups must be positive, got {groups}")
-    if not isinstance(algo, str) or algo not in CONV_ALGOS:
-        raise ValueError(f"{op}: algo must be one of {CONV_ALGOS}, got {algo!r}")
-    backend = backend_for(x)
-    if algo == "auto" and backend is _cpu:
-        return _autotune.run_auto(x, weight, bias, stride, padding, dilation, groups, _CANDIDATES)
-    return backend.conv2d(x, weight, bias, stride, padding, dilation, groups, algo)
+        bias = b.check_array(bias, op, "bias", 1, like=x)
+    stride, padding, dilation, groups = _conv_args(op, weight.shape, stride, padding, dilation, groups)
+    algo = _conv_algo(op, b, algo)
+    return _autotune.conv2d(b, x, weight, bias, stride, padding, dilation, groups, algo)
 
 
-def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32",
-                algo="auto"):
-    """What conv2d would do for these shapes, without running it.
-
-    Returns a dict: "algo" (the algorithm run, with "auto" resolved by the cost model), "output_shape"
-    and "workspace_bytes" (extra memory the algorithm allocates with the current thread count). When the
-    algorithm is "fft" it also holds the FFT plan, as fft_plan_info describes.
-    """
-    op = "conv2d_plan"
-    x_shape = _shape4(x_shape, op, "x_shape")
-    weight_shape = _shape4(weight_shape, op, "weight_shape")
-    dtype = np.dtype(dtype)
-    if dtype not in _args.FLOAT_DTYPES:
-        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+def _conv_args(op, weight_shape, stride, padding, dilation, groups):
     stride = _args.positive_pair(stride, op, "stride")
     dilation = _args.positive_pair(dilation, op, "dilation")
     padding = _args.conv_padding(padding, weight_shape[2:], dilation, stride, op)
     groups = _args.to_int(groups, op, "groups")
-    if not isinstance(algo, str) or algo not in CONV_ALGOS:
-        raise ValueError(f"{op}: algo must be one of {CONV_ALGOS}, got {algo!r}")
-    return _cpu.conv2d_plan(x_shape, weight_shape, stride, padding, dilation, groups, algo, dtype.itemsize)
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be positive, got {groups}")
+    return stride, padding, dilation, groups
 
 
-def fft_plan_info(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32"):
+def _conv_algo(op, backend, algo):
+    choices = ("auto",) + backend.algorithms
+    if not isinstance(algo, str) or algo not in choices:
+        raise ValueError(f"{op}: algo must be one of {choices} on backend {backend.name!r}, got {algo!r}")
+    return algo
+
+
+def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32",
+                algo="auto", backend=None):
+    """What conv2d would do for these shapes, without running it.
+
+    Returns a dict: "algo" (the algorithm run, with "auto" resolved by the cost model), "output_shape"
+    and "workspace_bytes" (extra memory the algorithm allocates with the current thread count). When the
+    algorithm is "fft" it also holds the FFT plan, as fft_plan_info describes. backend: None ("cpu") or
+    a backend name.
+    """
+    op = "conv2d_plan"
+    b = get_backend("cpu" if backend is None else backend)
+    x_shape = _shape4(x_shape, op, "x_shape")
+    weight_shape = _shape4(weight_shape, op, "weight_shape")
+    dtype = np.dtype(dtype)
+    if dtype not in b.dtypes:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+    stride, padding, dilation, groups = _conv_args(op, weight_shape, stride, padding, dilation, groups)
+    algo = _conv_algo(op, b, algo)
+    return b.plan_conv2d(x_shape, weight_shape, stride, padding, dilation, groups, dtype, algo).info()
+
+
+def fft_plan_info(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32", backend=None):
     """How conv2d(..., algo="fft") would run for these shapes, without running it.
 
     Returns conv2d_plan(..., algo="fft"): besides "algo", "output_shape" and "workspace_bytes" (all the
@@ -89,7 +96,7 @@ def fft_plan_info(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     The plan depends on the shapes and dtype only, never on the thread count.
     """
     return conv2d_plan(x_shape, weight_shape, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                       dtype=dtype, algo="fft")
+                       dtype=dtype, algo="fft", backend=backend)
 
 
 def _shape4(shape, op, name):
@@ -108,29 +115,38 @@ def _pool_args(op, kernel_size, stride, padding, dilation):
     return kernel, stride, padding, dilation
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+               backend=None):
     """Max pooling, as torch.nn.functional.max_pool2d (padding is -inf; NaN propagates).
 
     With return_indices=True returns (out, indices): int64 indices of the maxima flattened over the
     input's H*W (first maximum in window order, or the last NaN), as PyTorch's.
     """
     op = "max_pool2d"
-    x = _args.check_array(x, op, "x", 4)
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
     kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, padding, dilation)
-    return backend_for(x).pool2d(op, x, kernel, stride, padding, dilation, bool(ceil_mode),
-                                 bool(return_indices), False, 0.0)
+    return b.run(op, x, kernel, stride, padding, dilation, bool(ceil_mode), bool(return_indices))
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """Average pooling, as torch.nn.functional.avg_pool2d."""
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, backend=None):
+    """Average pooling, as torch.nn.functional.avg_pool2d.
+
+    divisor_override: None, or a positive int that every window's sum is divided by instead of its size.
+    """
     op = "avg_pool2d"
-    x = _args.check_array(x, op, "x", 4)
-    kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, padding, 1)
-    return backend_for(x).pool2d(op, x, kernel, stride, padding, dilation, bool(ceil_mode), False,
-                                 bool(count_include_pad), 0.0)
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    kernel, stride, padding, _ = _pool_args(op, kernel_size, stride, padding, 1)
+    if divisor_override is not None:
+        divisor_override = _args.to_int(divisor_override, op, "divisor_override")
+        if divisor_override < 1:
+            raise ValueError(f"{op}: divisor_override must be a positive integer or None, got {divisor_override}")
+    return b.run(op, x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), divisor_override)
 
 
-def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, backend=None):
     """Power-average pooling: (sum over the window of x**p) ** (1/p), a negative sum clamped to 0.
 
     norm_type=2 is L2 pooling. No padding, as torch.nn.functional.lp_pool2d. Unlike PyTorch, with
@@ -138,20 +154,22 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     kernel area / elements present).
     """
     op = "lp_pool2d"
-    x = _args.check_array(x, op, "x", 4)
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
     p = _args.positive_finite(norm_type, op, "norm_type")
-    kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, 0, 1)
-    return backend_for(x).pool2d(op, x, kernel, stride, padding, dilation, bool(ceil_mode), False, False, p)
+    kernel, stride, _, _ = _pool_args(op, kernel_size, stride, 0, 1)
+    return b.run(op, x, p, kernel, stride, bool(ceil_mode))
 
 
-def feature_lp_pool(x, norm_type, width, stride=None):
+def feature_lp_pool(x, norm_type, width, stride=None, backend=None):
     """Lp pooling across feature maps: output channel k pools input channels k*stride .. k*stride+width-1.
 
     y[n, k] = (sum over those channels c of x[n, c]**p) ** (1/p) at every pixel (a negative sum clamped to
     0); stride defaults to width. Returns (N, (C - width) // stride + 1, H, W).
     """
     op = "feature_lp_pool"
-    x = _args.check_array(x, op, "x", 4)
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
     p = _args.positive_finite(norm_type, op, "norm_type")
     width = _args.to_int(width, op, "width")
     if not 1 <= width <= x.shape[1]:
@@ -159,10 +177,10 @@ def feature_lp_pool(x, norm_type, width, stride=None):
     stride = width if stride is None else _args.to_int(stride, op, "stride")
     if stride < 1:
         raise ValueError(f"{op}: stride must be positive, got {stride}")
-    return backend_for(x).feature_lp_pool(x, p, width, stride)
+    return b.run(op, x, p, width, stride)
 
 
-def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4):
+def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4, backend=None):
     """Local contrast normalization (Jarrett et al. 2009): subtractive then divisive, across channels.
 
     With w the kernel_size² Gaussian window (std sigma) normalised to sum 1 over the window and the C
@@ -171,7 +189,8 @@ def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4):
     y = v / max(sigma_map, mean of sigma_map over the image, eps). Returns an array of x's shape.
     """
     op = "local_contrast_norm"
-    x = _args.check_array(x, op, "x", 4)
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
     kernel_size = _args.to_int(kernel_size, op, "kernel_size")
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"{op}: kernel_size must be a positive odd integer, got {kernel_size}")
@@ -179,4 +198,4 @@ def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4):
     eps = _args.to_real(eps, op, "eps")
     if not (eps >= 0 and math.isfinite(eps)):
         raise ValueError(f"{op}: eps must be a non-negative finite number, got {eps!r}")
-    return backend_for(x).local_contrast_norm(x, kernel_size, sigma, eps)
+    return b.run(op, x, kernel_size, sigma, eps)

@@ -6,17 +6,19 @@
 
 #include <cmath>
 
+#include "cnnkernels/config.hpp"
+
 namespace ck {
 
 struct LpNorm {
   enum Kind { one, two, general } kind;
   double p;
 
-  explicit LpNorm(double norm_type)
+  CK_HD explicit LpNorm(double norm_type)
       : kind(norm_type == 1.0 ? one : norm_type == 2.0 ? two : general), p(norm_type) {}
 
   template <typename T>
-  T power(T x) const {
+  CK_HD T power(T x) const {
     switch (kind) {
       case one: return x;
       case two: return x * x;
@@ -25,7 +27,7 @@ struct LpNorm {
   }
 
   template <typename T>
-  T root(T sum) const {
+  CK_HD T root(T sum) const {
     if (!(sum > T(0))) return sum != sum ? sum : T(0);  // clamp negatives and -0 to 0; keep NaN
     switch (kind) {
       case one: return sum;

@@ -1,98 +1,68 @@
-// shapes.hpp: shape arithmetic and argument checks shared by every kernel, CPU and CUDA alike.
+// shapes.hpp: the geometry of every operation, and the shape arithmetic that the CPU kernels, the CUDA
+// kernels and the backward passes share.
 //
-// Each operation has a small struct holding its full geometry, built by one make_* function that checks
-// every argument and computes the output size with PyTorch's formulas. The Python layer checks the same
-// arguments first; these checks stand behind it, since the extension module is reachable from Python.
+// Everything here is CK_HD and constexpr where it can be: no allocation, no exceptions, no std::string,
+// so that a __global__ function may call it. The checks that build these structs from user arguments (and
+// throw) are host-only and live in checks.hpp.
 //
 // Dimension names used throughout cnnkernels:
 //   N batch, C input channels, K output channels, H W input height/width,
 //   R S kernel height/width, P Q output height/width.
+//
+// Backward passes reuse the forward geometry: grad_output has the forward output's dims (conv2d:
+// N x K x P x Q), grad_input the input's (N x C x H x W), grad_weight the weight's (K x C/groups x R x S),
+// grad_bias K values. Each struct names these dims once (input(), weight(), output()).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
-#include <new>
-#include <stdexcept>
-#include <string>
+
+#include "cnnkernels/config.hpp"
 
 namespace ck {
 
-// A bad argument: becomes a Python ValueError naming the argument.
-struct ArgumentError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+CK_HD constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+CK_HD constexpr int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+CK_HD constexpr int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+CK_HD constexpr int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// A height and a width (PyTorch's order): kernel sizes, strides, dilations.
+struct Size2d {
+  int64_t h, w;
 };
 
-// An output or workspace too large to allocate: becomes a Python MemoryError.
-struct AllocationError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// Zero padding on each side of an image.
+struct Padding2d {
+  int64_t top, bottom, left, right;
 };
 
-namespace detail {
-
-inline std::string pair_str(int64_t a, int64_t b) {
-  return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
-}
-
-inline void require_positive(const char* op, const char* name, int64_t h, int64_t w) {
-  if (h < 1 || w < 1) {
-    throw ArgumentError(std::string(op) + ": " + name + " must be positive, got " + pair_str(h, w));
-  }
-}
-
-inline void require_non_negative(const char* op, const char* name, int64_t a, int64_t b) {
-  if (a < 0 || b < 0) {
-    throw ArgumentError(std::string(op) + ": " + name + " must be non-negative, got " + pair_str(a, b));
-  }
-}
-
-// a * b, or AllocationError when the product of sizes overflows int64.
-inline int64_t checked_mul(const char* op, int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) {
-    throw AllocationError(std::string(op) + ": output or workspace size overflows (cannot be allocated)");
-  }
-  return r;
-}
-
-// a + b for sizes (padding added to an image size), or AllocationError on overflow.
-inline int64_t checked_add(const char* op, int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) {
-    throw AllocationError(std::string(op) + ": padded size overflows (cannot be allocated)");
-  }
-  return r;
-}
-
-// Elements of an N x C x H x W tensor, checked for overflow and for a byte size that cannot exist.
-inline int64_t checked_numel(const char* op, int64_t n, int64_t c, int64_t h, int64_t w, int64_t elem_bytes) {
-  int64_t numel = checked_mul(op, checked_mul(op, checked_mul(op, n, c), h), w);
-  checked_mul(op, numel, elem_bytes);  // the byte count must fit too
-  return numel;
-}
+// The sizes of a 4-D tensor, NCHW (for a convolution weight: K, C/groups, R, S).
+struct Dims4 {
+  int64_t n, c, h, w;
+  CK_HD constexpr int64_t numel() const { return n * c * h * w; }
+};
 
 // PyTorch's pooling/convolution output size along one dimension:
 //   out = floor_or_ceil((in + pad_before + pad_after - dil*(k-1) - 1) / stride) + 1,
 // and with ceil_mode the last window must start inside the input or the leading padding.
-inline int64_t output_size(int64_t in, int64_t k, int64_t stride, int64_t pad_before, int64_t pad_after,
-                           int64_t dil, bool ceil_mode) {
-  const int64_t span = in + pad_before + pad_after - dil * (k - 1) - 1;  // >= 0, checked by the caller
+// (The span in + pads - dil*(k-1) - 1 is >= 0: the checks make sure of it.)
+CK_HD constexpr int64_t output_size(int64_t in, int64_t k, int64_t stride, int64_t pad_before, int64_t pad_after,
+                                    int64_t dil, bool ceil_mode) {
+  const int64_t span = in + pad_before + pad_after - dil * (k - 1) - 1;
   int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
   if (ceil_mode && (out - 1) * stride >= in + pad_before) --out;
   return out;
 }
 
-// The outputs q in [lo, hi) whose input coordinate q*stride + offset lies inside [0, in), clipped to
-// [0, out). Lets kernels skip zero padding without materialising it.
-inline void inside_range(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo, int64_t* hi) {
+// The indices q in [0, out) whose coordinate q*stride + offset lies inside [0, in): [*lo, *hi). Lets kernels
+// skip zero padding without materialising it (outputs of a tap, or taps of a window).
+CK_HD constexpr void inside_range(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo,
+                                  int64_t* hi) {
   const int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
   const int64_t last = in - 1 - offset < 0 ? -1 : (in - 1 - offset) / stride;  // may be >= out
-  *lo = first < out ? first : out;
-  const int64_t end = last + 1 < out ? last + 1 : out;
-  *hi = end > *lo ? end : *lo;
+  *lo = min64(first, out);
+  *hi = max64(min64(last + 1, out), *lo);
 }
-
-}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------------------
 // Convolution (cross-correlation, as torch.nn.functional.conv2d)
@@ -106,64 +76,17 @@ struct Conv2dShape {
   int64_t dil_h, dil_w;
   int64_t P, Q;                    // output y: N x K x P x Q
 
-  int64_t C_per_group() const { return C / groups; }
-  int64_t K_per_group() const { return K / groups; }
+  CK_HD constexpr int64_t C_per_group() const { return C / groups; }
+  CK_HD constexpr int64_t K_per_group() const { return K / groups; }
+  CK_HD constexpr Dims4 input() const { return {N, C, H, W}; }
+  CK_HD constexpr Dims4 weight() const { return {K, C / groups, R, S}; }
+  CK_HD constexpr Dims4 output() const { return {N, K, P, Q}; }
   // 1x1, stride 1, no padding: each image is a plain matrix product with x itself.
-  bool is_pointwise() const {
+  CK_HD constexpr bool is_pointwise() const {
     return R == 1 && S == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_bottom == 0 &&
            pad_left == 0 && pad_right == 0;
   }
 };
-
-// weight_c is weight.shape[1] (in-channels per group).
-inline Conv2dShape make_conv2d_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t weight_c,
-                                     int64_t R, int64_t S, int64_t stride_h, int64_t stride_w, int64_t pad_top,
-                                     int64_t pad_bottom, int64_t pad_left, int64_t pad_right, int64_t dil_h,
-                                     int64_t dil_w, int64_t groups, int64_t elem_bytes) {
-  const char* op = "conv2d";
-  if (N < 0) throw ArgumentError("conv2d: x batch size must be >= 0, got " + std::to_string(N));
-  if (C < 1 || H < 1 || W < 1) {
-    throw ArgumentError("conv2d: x must have positive C, H and W, got shape (" + std::to_string(N) + ", " +
-                        std::to_string(C) + ", " + std::to_string(H) + ", " + std::to_string(W) + ")");
-  }
-  if (K < 1 || weight_c < 1 || R < 1 || S < 1) {
-    throw ArgumentError("conv2d: weight must have positive sizes (K, C/groups, R, S), got (" +
-                        std::to_string(K) + ", " + std::to_string(weight_c) + ", " + std::to_string(R) + ", " +
-                        std::to_string(S) + ")");
-  }
-  detail::require_positive(op, "stride", stride_h, stride_w);
-  detail::require_positive(op, "dilation", dil_h, dil_w);
-  detail::require_non_negative(op, "padding (top, bottom)", pad_top, pad_bottom);
-  detail::require_non_negative(op, "padding (left, right)", pad_left, pad_right);
-  if (groups < 1) throw ArgumentError("conv2d: groups must be positive, got " + std::to_string(groups));
-  if (C % groups != 0) {
-    throw ArgumentError("conv2d: groups=" + std::to_string(groups) + " must divide the input channels C=" +
-                        std::to_string(C));
-  }
-  if (K % groups != 0) {
-    throw ArgumentError("conv2d: groups=" + std::to_string(groups) +
-                        " must divide the output channels weight.shape[0]=" + std::to_string(K));
-  }
-  if (weight_c != C / groups) {
-    throw ArgumentError("conv2d: weight.shape[1] must be C/groups=" + std::to_string(C / groups) + ", got " +
-                        std::to_string(weight_c));
-  }
-  const int64_t eff_r = detail::checked_add(op, detail::checked_mul(op, dil_h, R - 1), 1);
-  const int64_t eff_s = detail::checked_add(op, detail::checked_mul(op, dil_w, S - 1), 1);
-  const int64_t padded_h = detail::checked_add(op, detail::checked_add(op, H, pad_top), pad_bottom);
-  const int64_t padded_w = detail::checked_add(op, detail::checked_add(op, W, pad_left), pad_right);
-  if (eff_r > padded_h || eff_s > padded_w) {
-    throw ArgumentError("conv2d: weight kernel (dilated) " + detail::pair_str(eff_r, eff_s) +
-                        " is larger than the padded input " + detail::pair_str(padded_h, padded_w) +
-                        "; expected a kernel that fits in the input plus padding");
-  }
-  Conv2dShape s{N, C, H, W, K, R, S, groups, stride_h, stride_w, pad_top, pad_bottom, pad_left, pad_right,
-                dil_h, dil_w, 0, 0};
-  s.P = detail::output_size(H, R, stride_h, pad_top, pad_bottom, dil_h, false);
-  s.Q = detail::output_size(W, S, stride_w, pad_left, pad_right, dil_w, false);
-  detail::checked_numel(op, N, K, s.P, s.Q, elem_bytes);
-  return s;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Spatial pooling (max, average, Lp): one window of R x S taps per output pixel, per channel.
@@ -175,44 +98,42 @@ struct Pool2dShape {
   int64_t pad_h, pad_w;      // symmetric padding
   int64_t dil_h, dil_w;
   int64_t P, Q;
+
+  CK_HD constexpr Dims4 input() const { return {N, C, H, W}; }
+  CK_HD constexpr Dims4 output() const { return {N, C, P, Q}; }
 };
 
-inline Pool2dShape make_pool2d_shape(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, int64_t R,
-                                     int64_t S, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
-                                     int64_t dil_h, int64_t dil_w, bool ceil_mode, int64_t elem_bytes) {
-  const std::string o(op);
-  if (N < 0) throw ArgumentError(o + ": x batch size must be >= 0, got " + std::to_string(N));
-  if (C < 1 || H < 1 || W < 1) {
-    throw ArgumentError(o + ": x must have positive C, H and W, got shape (" + std::to_string(N) + ", " +
-                        std::to_string(C) + ", " + std::to_string(H) + ", " + std::to_string(W) + ")");
-  }
-  detail::require_positive(op, "kernel_size", R, S);
-  detail::require_positive(op, "stride", stride_h, stride_w);
-  detail::require_positive(op, "dilation", dil_h, dil_w);
-  detail::require_non_negative(op, "padding", pad_h, pad_w);
-  if (pad_h > R / 2 || pad_w > S / 2) {
-    throw ArgumentError(o + ": padding " + detail::pair_str(pad_h, pad_w) +
-                        " must be at most half of kernel_size " + detail::pair_str(R, S));
-  }
-  const int64_t eff_r = detail::checked_add(op, detail::checked_mul(op, dil_h, R - 1), 1);
-  const int64_t eff_s = detail::checked_add(op, detail::checked_mul(op, dil_w, S - 1), 1);
-  if (eff_r > H + 2 * pad_h || eff_s > W + 2 * pad_w) {
-    throw ArgumentError(o + ": kernel_size (dilated) " + detail::pair_str(eff_r, eff_s) +
-                        " is larger than the padded input " + detail::pair_str(H + 2 * pad_h, W + 2 * pad_w));
-  }
-  Pool2dShape s{N, C, H, W, R, S, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, 0, 0};
-  s.P = detail::output_size(H, R, stride_h, pad_h, pad_h, dil_h, ceil_mode);
-  s.Q = detail::output_size(W, S, stride_w, pad_w, pad_w, dil_w, ceil_mode);
-  detail::checked_numel(op, N, C, s.P, s.Q, elem_bytes);
-  return s;
+// Along one dimension: the taps t in [*lo, *hi) of output o's window (which starts at o*stride - pad, taps
+// dil apart) that land inside the input [0, in). Taps in the padding never reach a reduction.
+CK_HD constexpr void window_taps(int64_t o, int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil,
+                                 int64_t* lo, int64_t* hi) {
+  inside_range(o * stride - pad, dil, in, k, lo, hi);
 }
 
-// The exponent of Lp pooling: positive and finite.
-inline void check_norm_type(const char* op, double p) {
-  if (!(p > 0.0) || !std::isfinite(p)) {
-    throw ArgumentError(std::string(op) + ": norm_type must be a positive finite number, got " +
-                        std::to_string(p));
-  }
+// Along one dimension: the interior outputs [*lo, *hi) of [0, out), those whose k taps all lie inside.
+CK_HD constexpr void interior_outputs(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil,
+                                      int64_t* lo, int64_t* hi) {
+  *lo = min64(out, (pad + stride - 1) / stride);            // first o with o*stride - pad >= 0
+  const int64_t last_start = in - 1 - (k - 1) * dil + pad;  // o*stride <= last_start
+  *hi = last_start < 0 ? *lo : max64(*lo, min64(out, last_start / stride + 1));
+}
+
+// avg_pool2d's count along one dimension for output o (PyTorch's rule): the window [o*stride - pad, +k)
+// clipped to the padded input [-pad, in + pad) (a ceil_mode window may run past it), counted whole with
+// count_include_pad, else only the input pixels it covers.
+CK_HD constexpr int64_t avg_pool_count(int64_t o, int64_t in, int64_t k, int64_t stride, int64_t pad,
+                                       bool count_include_pad) {
+  const int64_t start = o * stride - pad, end = min64(start + k, in + pad);
+  return count_include_pad ? end - start : min64(end, in) - max64(start, 0);
+}
+
+// The divisor of avg_pool2d's output (p, q): divisor_override when it is nonzero, else the product of the
+// row and column counts (0 only for a window with no pixel, whose output is then 0).
+CK_HD constexpr int64_t avg_pool_divisor(const Pool2dShape& s, int64_t p, int64_t q, bool count_include_pad,
+                                         int64_t divisor_override) {
+  if (divisor_override != 0) return divisor_override;
+  return avg_pool_count(p, s.H, s.R, s.stride_h, s.pad_h, count_include_pad) *
+         avg_pool_count(q, s.W, s.S, s.stride_w, s.pad_w, count_include_pad);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -222,55 +143,45 @@ struct FeaturePoolShape {
   int64_t N, C, H, W;   // input
   int64_t width, stride;
   int64_t K;            // output channels: N x K x H x W
-};
 
-inline FeaturePoolShape make_feature_pool_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t width,
-                                                int64_t stride, int64_t elem_bytes) {
-  const char* op = "feature_lp_pool";
-  if (N < 0) throw ArgumentError("feature_lp_pool: x batch size must be >= 0, got " + std::to_string(N));
-  if (C < 1 || H < 1 || W < 1) {
-    throw ArgumentError("feature_lp_pool: x must have positive C, H and W, got C=" + std::to_string(C) +
-                        " H=" + std::to_string(H) + " W=" + std::to_string(W));
-  }
-  if (width < 1 || width > C) {
-    throw ArgumentError("feature_lp_pool: width must be in [1, C=" + std::to_string(C) + "], got " +
-                        std::to_string(width));
-  }
-  if (stride < 1) throw ArgumentError("feature_lp_pool: stride must be positive, got " + std::to_string(stride));
-  FeaturePoolShape s{N, C, H, W, width, stride, (C - width) / stride + 1};
-  detail::checked_numel(op, N, s.K, H, W, elem_bytes);
-  return s;
-}
+  CK_HD constexpr Dims4 input() const { return {N, C, H, W}; }
+  CK_HD constexpr Dims4 output() const { return {N, K, H, W}; }
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // Local contrast normalization: output has the input's shape.
+//
+// The window is g ⊗ g / C, g the R-tap 1-D Gaussian of std sigma normalised to sum 1; zero padding, with
+// the border correction coef(i, j) = border_h(i) * border_w(j), border(i) the weight of g's taps that land
+// inside the image along one dimension.
 
 struct LcnShape {
   int64_t N, C, H, W;
   int64_t R;          // odd Gaussian window size
   double sigma, eps;
+
+  CK_HD constexpr Dims4 input() const { return {N, C, H, W}; }
+  CK_HD constexpr Dims4 output() const { return {N, C, H, W}; }
 };
 
-inline LcnShape make_lcn_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t R, double sigma, double eps,
-                               int64_t elem_bytes) {
-  const char* op = "local_contrast_norm";
-  if (N < 0) throw ArgumentError("local_contrast_norm: x batch size must be >= 0, got " + std::to_string(N));
-  if (C < 1 || H < 1 || W < 1) {
-    throw ArgumentError("local_contrast_norm: x must have positive C, H and W, got C=" + std::to_string(C) +
-                        " H=" + std::to_string(H) + " W=" + std::to_string(W));
+// Tap u in [0, R) of the normalised 1-D Gaussian window.
+CK_HD inline double lcn_gaussian_tap(int64_t u, int64_t R, double sigma) {
+  const double centre = double(R - 1) / 2.0;
+  double total = 0;
+  for (int64_t v = 0; v < R; ++v) total += std::exp(-(v - centre) * (v - centre) / (2 * sigma * sigma));
+  return std::exp(-(u - centre) * (u - centre) / (2 * sigma * sigma)) / total;
+}
+
+// The border correction along one dimension at position i of [0, len): the sum of the window's taps that
+// land inside.
+CK_HD inline double lcn_border_weight(int64_t i, int64_t len, int64_t R, double sigma) {
+  const int64_t half = R / 2;
+  double weight = 0;
+  for (int64_t u = 0; u < R; ++u) {
+    const int64_t j = i + u - half;
+    if (j >= 0 && j < len) weight += lcn_gaussian_tap(u, R, sigma);
   }
-  if (R < 1 || R % 2 == 0) {
-    throw ArgumentError("local_contrast_norm: kernel_size must be a positive odd integer, got " +
-                        std::to_string(R));
-  }
-  if (!(sigma > 0.0) || !std::isfinite(sigma)) {
-    throw ArgumentError("local_contrast_norm: sigma must be a positive finite number, got " + std::to_string(sigma));
-  }
-  if (!(eps >= 0.0) || !std::isfinite(eps)) {
-    throw ArgumentError("local_contrast_norm: eps must be a non-negative finite number, got " + std::to_string(eps));
-  }
-  detail::checked_numel(op, N, C, H, W, elem_bytes);
-  return LcnShape{N, C, H, W, R, sigma, eps};
+  return weight;
 }
 
 }  // namespace ck

@@ -1,9 +1,10 @@
-// conv2d_auto.cpp: the cost model behind algo="auto": which convolution algorithm to run for a geometry.
+// conv2d_plan.cpp: what conv2d runs for a geometry (conv2d_plan.hpp), with the cost model behind algo="auto".
+#include "conv2d_plan.hpp"
+
 #include <algorithm>
 
-#include "cnnkernels/kernels.hpp"
-
 namespace ck {
+namespace {
 
 // algo="auto", a first cost model that times nothing:
 // - FFT first, when the FFT plan's cost estimate (conv2d_fft.cpp, about ns of one core) is under the time the
@@ -22,7 +23,9 @@ namespace ck {
 constexpr double kSpatialGflops = 40;
 constexpr int64_t kShallowDepth = 256;
 
-ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
+// The cost model's algorithm; *fft is the FFT plan it weighed, when it weighed one.
+ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2dFftPlan* fft, bool* have_fft) {
+  *have_fft = false;
   if (s.N > 0 && s.R * s.S > 1 && conv2d_fft_supported(s)) {
     const double flops = 2.0 * double(s.N * s.K * s.P * s.Q) * double(s.C_per_group() * s.R * s.S);
     // With fewer output channels than one weight block, the spatial kernels leave that share of their
@@ -30,7 +33,9 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
     const double lanes = std::clamp(double(s.K_per_group()) / double(conv2d_direct_block_channels(elem_bytes)),
                                     0.25, 1.0);
     const double spatial_ns = flops / (lanes * kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
-    if (plan_conv2d_fft(s, elem_bytes).cost < spatial_ns) return ConvAlgo::fft;
+    *fft = plan_conv2d_fft(s, elem_bytes);
+    *have_fft = true;
+    if (fft->cost < spatial_ns) return ConvAlgo::fft;
   }
   if (s.is_pointwise() && s.K_per_group() >= 4) return ConvAlgo::im2col;
   // im2col once the GEMM is deep and wide enough to amortise packing its B panels (measured crossover).
@@ -42,6 +47,24 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes) {
     return ConvAlgo::im2col;
   }
   return ConvAlgo::direct;
+}
+
+}  // namespace
+
+Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<ConvAlgo> algo,
+                       const Conv2dFftForce& force) {
+  Conv2dPlan plan;
+  bool have_fft = false;
+  plan.algo = algo ? *algo : choose_conv2d_algo(s, elem_bytes, &plan.fft, &have_fft);
+  switch (plan.algo) {
+    case ConvAlgo::direct: break;
+    case ConvAlgo::im2col: plan.workspace_bytes = conv2d_im2col_workspace(s, elem_bytes); break;
+    case ConvAlgo::fft:
+      if (!have_fft) plan.fft = plan_conv2d_fft(s, elem_bytes, force);
+      plan.workspace_bytes = plan.fft.workspace_bytes;
+      break;
+  }
+  return plan;
 }
 
 }  // namespace ck

@@ -1,37 +1,34 @@
-"""Tests of ck.local_contrast_norm against reference.local_contrast_norm_ref.
+"""Tests of ck.local_contrast_norm against the float64 NumPy reference
+reference.local_contrast_norm.
 
 Kernel sizes 1..11 (also larger than the image), several sigma/eps, the three
 branches of the divisor max(sd, per-sample mean sd, eps), border handling
 (coef), per-sample normalisation, zero / constant images, batch 0, 1x1
 images, non-contiguous and read-only inputs, float32 (rel. tol. 1e-4) and
-float64 (1e-12).
+float64 (1e-12).  Then the bad arguments: the generic checks of x
+(op_checks.BAD_X_CASES), bad kernel_size / sigma / eps, and eps = 0 allowed.
 """
 
 import numpy as np
 import pytest
 
 import cnnkernels as ck
-from reference import (
-    LAYOUTS,
-    LCN_TOL,
-    assert_close,
-    assert_unchanged,
-    local_contrast_norm_ref,
-    snapshot,
-)
+import reference
+from op_checks import BAD_X_CASES, X32, case, expect
+from reference import LAYOUTS, LCN_TOL, assert_close, assert_unchanged, snapshot
 
 
 def run_lcn(backend, x, *args, **kw):
     xb = backend.asarray(x)
     before = snapshot(x)
-    out = ck.local_contrast_norm(xb, *args, **kw)
+    out = backend.ck.local_contrast_norm(xb, *args, **kw)
     assert_unchanged(before, [backend.to_numpy(xb)])
     return backend.to_numpy(out)
 
 
 def check(backend, x, dtype, kernel_size=9, sigma=2.0, eps=1e-4):
     out = run_lcn(backend, x, kernel_size, sigma, eps)
-    assert_close(out, local_contrast_norm_ref(x, kernel_size, sigma, eps), dtype, LCN_TOL[np.dtype(dtype)])
+    assert_close(out, reference.local_contrast_norm(x, kernel_size, sigma, eps), dtype, LCN_TOL[np.dtype(dtype)])
     return out
 
 
@@ -62,11 +59,11 @@ def test_lcn_matches_reference(backend, dtype, rng, case):
 def test_lcn_default_arguments(backend, dtype, rng):
     x = rng.standard_normal((2, 3, 11, 10)).astype(dtype)
     out = run_lcn(backend, x)
-    assert_close(out, local_contrast_norm_ref(x, 9, 2.0, 1e-4), dtype, LCN_TOL[dtype])
+    assert_close(out, reference.local_contrast_norm(x, 9, 2.0, 1e-4), dtype, LCN_TOL[dtype])
     out = run_lcn(backend, x, kernel_size=5)
-    assert_close(out, local_contrast_norm_ref(x, 5, 2.0, 1e-4), dtype, LCN_TOL[dtype])
+    assert_close(out, reference.local_contrast_norm(x, 5, 2.0, 1e-4), dtype, LCN_TOL[dtype])
     out = run_lcn(backend, x, sigma=1.0, eps=0.3)
-    assert_close(out, local_contrast_norm_ref(x, 9, 1.0, 0.3), dtype, LCN_TOL[dtype])
+    assert_close(out, reference.local_contrast_norm(x, 9, 1.0, 0.3), dtype, LCN_TOL[dtype])
 
 
 def test_lcn_nonzero_mean_and_structure(backend, dtype, rng):
@@ -129,3 +126,43 @@ def test_lcn_readonly(backend, dtype, rng):
     x = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
     x.setflags(write=False)
     check(backend, x, dtype, 3, 1.0, 1e-4)
+
+
+# --------------------------------------------------------------------------
+# bad arguments
+# --------------------------------------------------------------------------
+
+
+def lcn(**kw):
+    return lambda B: B.ck.local_contrast_norm(B.asarray(X32), **kw)
+
+
+LCN_ERRORS = [
+    case("kernel_even", ValueError, "kernel_size", lcn(kernel_size=4)),
+    case("kernel_zero", ValueError, "kernel_size", lcn(kernel_size=0)),
+    case("kernel_negative", ValueError, "kernel_size", lcn(kernel_size=-3)),
+    case("kernel_float", TypeError, "kernel_size", lcn(kernel_size=2.5)),
+    case("kernel_str", TypeError, "kernel_size", lcn(kernel_size="9")),
+    case("kernel_bool", TypeError, "kernel_size", lcn(kernel_size=True)),
+    case("sigma_nan", ValueError, "sigma", lcn(sigma=float("nan"))),
+    case("sigma_inf", ValueError, "sigma", lcn(sigma=float("inf"))),
+    case("sigma_zero", ValueError, "sigma", lcn(sigma=0.0)),
+    case("sigma_negative", ValueError, "sigma", lcn(sigma=-1.0)),
+    case("eps_nan", ValueError, "eps", lcn(eps=float("nan"))),
+    case("eps_negative", ValueError, "eps", lcn(eps=-1e-3)),
+]
+
+
+@pytest.mark.parametrize("check_x", BAD_X_CASES)
+def test_lcn_bad_x(backend, check_x):
+    check_x(backend, "local_contrast_norm")
+
+
+@pytest.mark.parametrize("fn,exc,match", LCN_ERRORS)
+def test_lcn_bad_arguments(backend, fn, exc, match):
+    expect(backend, fn, exc, match)
+
+
+def test_lcn_eps_zero_is_allowed(backend):
+    out = backend.to_numpy(backend.ck.local_contrast_norm(backend.asarray(X32), 3, 1.0, 0.0))
+    assert out.shape == X32.shape and np.isfinite(out).all()

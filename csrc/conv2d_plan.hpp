@@ -1,0 +1,31 @@
+// conv2d_plan.hpp: what conv2d runs for a geometry on the CPU, decided in one place (conv2d_plan.cpp): the
+// algorithm (as asked, or algo="auto"'s choice by a cost model that times nothing), its FFT plan when it is
+// fft, and the extra memory it allocates. The bindings run what the plan says; nothing is planned twice.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "cnnkernels/kernels.hpp"
+#include "cnnkernels/shapes.hpp"
+#include "conv2d_fft.hpp"
+
+namespace ck {
+
+struct Conv2dPlan {
+  ConvAlgo algo = ConvAlgo::direct;
+  Conv2dFftPlan fft;            // algo == fft only
+  int64_t workspace_bytes = 0;  // with the current thread count
+};
+
+// algo: the algorithm to run, or nullopt for "auto". force: choices imposed on an fft plan (tests).
+Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<ConvAlgo> algo,
+                       const Conv2dFftForce& force = {});
+
+// What the planner asks of the kernels:
+// the extra memory (bytes) of the im2col algorithm: the GEMM's packing buffers and the batch buffer;
+int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
+// output channels per weight block of the active ISA's SIMD direct kernel (2 vectors).
+int64_t conv2d_direct_block_channels(int64_t elem_bytes);
+
+}  // namespace ck
