@@ -4,54 +4,42 @@
 //
 // Two kernels, chosen by the number of output channels per group:
 // - K/g of at least one SIMD vector: the kernel of conv2d_direct_simd.hpp, vectorised over output channels
-//   with a register tile of 2 vectors of channels x QB columns, compiled for each ISA (sse2, avx2, avx512)
-//   and picked at run time by active_isa(); weights are repacked once per call for it.
+//   with a register tile of 2 vectors of channels x QB columns, compiled for each ISA (scalar, avx2,
+//   avx512) and picked at run time (isa_dispatch.hpp); weights are repacked once per call for it.
 // - fewer (depthwise and thin groups): tasks of (image n, block of KB output channels of one group)
-//   computing one output row p at a time into a KB x Q accumulator that stays in L1: for each tap (c, r, s) it loads the
-// input row once and updates all KB accumulator rows with it (KB multiply-adds per load), the q loop
-// innermost and branch-free, so the compiler vectorises it. Zero padding is never materialised: rows
+//   computing one output row p at a time into a KB x Q accumulator that stays in L1: for each tap (c, r, s)
+//   it loads the input row once and updates all KB accumulator rows with it (KB multiply-adds per load),
+//   the q loop innermost and branch-free, so the compiler vectorises it. Zero padding is never materialised: rows
 // outside the image are skipped and, per tap, only the range of q whose input column lies inside the image
 // is visited.
 #include <algorithm>
 #include <vector>
 
-#include "cpu_features.hpp"
 #include "cnnkernels/kernels.hpp"
 #include "conv2d_plan.hpp"
 #include "threads.hpp"
-#include "conv2d_direct_plan.hpp"
+#include "conv2d_direct_kernels.hpp"
+#include "isa_dispatch.hpp"
 
 namespace ck {
 
-// The per-ISA kernels (conv2d_direct_simd.hpp).
-#define CK_DECLARE_DIRECT_SIMD(NS)                                                                        \
-  namespace NS {                                                                                          \
-  template <typename T>                                                                                   \
-  int64_t direct_block_channels();                                                                        \
-  template <typename T>                                                                                   \
-  void direct_kvec_task(const Conv2dShape& s, const DirectPlan& plan, const T* x, const T* wp, const T* bias, \
-                        T* y, int64_t n, int64_t g, int64_t b, int64_t i0, int64_t i1);                   \
-  }
-CK_DECLARE_DIRECT_SIMD(direct_sse2)
-CK_DECLARE_DIRECT_SIMD(direct_avx2)
-CK_DECLARE_DIRECT_SIMD(direct_avx512)
-#undef CK_DECLARE_DIRECT_SIMD
-
 namespace {
 
+// The active ISA's SIMD kernels, for element type T (isa_dispatch.hpp).
 template <typename T>
 struct DirectSimd {
-  int64_t (*block_channels)();
-  void (*task)(const Conv2dShape&, const DirectPlan&, const T*, const T*, const T*, T*, int64_t, int64_t, int64_t,
-               int64_t, int64_t);
+  int64_t block_channels;
+  DirectTask<T> task;
 };
 
 template <typename T>
 DirectSimd<T> direct_simd() {
-  switch (active_isa()) {
-    case Isa::avx512: return {direct_avx512::direct_block_channels<T>, direct_avx512::direct_kvec_task<T>};
-    case Isa::avx2: return {direct_avx2::direct_block_channels<T>, direct_avx2::direct_kvec_task<T>};
-    default: return {direct_sse2::direct_block_channels<T>, direct_sse2::direct_kvec_task<T>};
+  const DirectKernels& k = isa_table<DirectKernels>(
+      {conv2d_direct_kernels_scalar(), conv2d_direct_kernels_avx2(), conv2d_direct_kernels_avx512()});
+  if constexpr (sizeof(T) == 4) {
+    return {k.block_channels_f32, k.task_f32};
+  } else {
+    return {k.block_channels_f64, k.task_f64};
   }
 }
 
@@ -136,7 +124,7 @@ void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int
 }  // namespace
 
 int64_t conv2d_direct_block_channels(int64_t elem_bytes) {
-  return elem_bytes == 4 ? direct_simd<float>().block_channels() : direct_simd<double>().block_channels();
+  return elem_bytes == 4 ? direct_simd<float>().block_channels : direct_simd<double>().block_channels;
 }
 
 namespace cpu {
@@ -144,7 +132,7 @@ namespace cpu {
 template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const DirectSimd<T> simd = direct_simd<T>();
-  const int64_t KV = simd.block_channels();
+  const int64_t KV = simd.block_channels;
   if (s.K_per_group() >= KV / 2) {  // at least half of each weight block holds real channels
     const std::vector<T> wp = pack_direct_weights(s, w, KV);
     const DirectPlan plan = make_direct_plan(s);

@@ -1,6 +1,7 @@
-// conv2d_direct_simd.hpp: the direct-convolution micro-kernel vectorised over output channels, compiled
-// once per ISA (conv2d_direct_simd_{sse2,avx2,avx512}.cpp include this file with CK_DIRECT_NS and
-// CK_VEC_BYTES set, and only the AVX files get AVX flags).
+// conv2d_direct_simd.hpp: the direct-convolution micro-kernel vectorised over output channels, written once
+// and compiled once per ISA (isa_dispatch.hpp): conv2d_direct_{scalar,avx2,avx512}.cpp include this file with
+// CK_VEC_BYTES set (16, 32, 64) and only the AVX files get AVX flags. Everything here sits in an anonymous
+// namespace; the including file hands out kDirectTable.
 //
 // A register tile is KV = 2 vectors of output channels x QB output pixels of one image. Each tap
 // (c, r, t) loads the KV weights w[k0.., c, r, t] once and broadcasts the QB input values under the tile's
@@ -17,10 +18,9 @@
 #include <vector>
 
 #include "cnnkernels/shapes.hpp"
-#include "conv2d_direct_plan.hpp"
+#include "conv2d_direct_kernels.hpp"
 
 namespace ck {
-namespace CK_DIRECT_NS {
 namespace {
 
 template <typename T>
@@ -46,11 +46,9 @@ inline void store_pixel(const V& a0, const V& a1, int64_t kb, int64_t k0, const 
   }
 }
 
-}  // namespace
-
 // Output channels per weight block on this ISA (2 vectors).
 template <typename T>
-int64_t direct_block_channels() {
+constexpr int64_t direct_block_channels() {
   return 2 * Simd<T>::lanes;
 }
 
@@ -114,12 +112,8 @@ void direct_kvec_task(const Conv2dShape& s, const DirectPlan& plan, const T* x, 
   }
 }
 
-template int64_t direct_block_channels<float>();
-template int64_t direct_block_channels<double>();
-template void direct_kvec_task<float>(const Conv2dShape&, const DirectPlan&, const float*, const float*,
-                                      const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t);
-template void direct_kvec_task<double>(const Conv2dShape&, const DirectPlan&, const double*, const double*,
-                                       const double*, double*, int64_t, int64_t, int64_t, int64_t, int64_t);
+const DirectKernels kDirectTable = {direct_block_channels<float>(), direct_block_channels<double>(),
+                                    &direct_kvec_task<float>, &direct_kvec_task<double>};
 
-}  // namespace CK_DIRECT_NS
+}  // namespace
 }  // namespace ck

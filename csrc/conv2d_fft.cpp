@@ -3,17 +3,13 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <new>
-#include <string>
 #include <vector>
 
-#include "cpu_features.hpp"
+#include "isa_dispatch.hpp"
 #include "fft.hpp"
 #include "conv2d_fft.hpp"
 #include "threads.hpp"
@@ -85,21 +81,18 @@ class Buffer {
 };
 
 // ---------------------------------------------------------------------------------------------------------
-// The active ISA's pointwise kernel
+// The active ISA's pointwise kernel (isa_dispatch.hpp)
 
 template <typename T>
-SpectraGemmFn<T> spectra_gemm_kernel();
-
-template <>
-SpectraGemmFn<float> spectra_gemm_kernel<float>() {
-  SpectraGemmFn<float> f = active_isa() != Isa::scalar ? fft_conv_detail::spectra_gemm_avx2_f32() : nullptr;
-  return f ? f : fft_conv_detail::spectra_gemm_scalar_f32();
-}
-
-template <>
-SpectraGemmFn<double> spectra_gemm_kernel<double>() {
-  SpectraGemmFn<double> f = active_isa() != Isa::scalar ? fft_conv_detail::spectra_gemm_avx2_f64() : nullptr;
-  return f ? f : fft_conv_detail::spectra_gemm_scalar_f64();
+SpectraGemmFn<T> spectra_gemm_kernel() {
+  using fft_conv_detail::SpectraGemmKernels;
+  const SpectraGemmKernels& k = isa_table<SpectraGemmKernels>(
+      {fft_conv_detail::spectra_gemm_kernels_scalar(), fft_conv_detail::spectra_gemm_kernels_avx2(), nullptr});
+  if constexpr (sizeof(T) == 4) {
+    return k.f32;
+  } else {
+    return k.f64;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

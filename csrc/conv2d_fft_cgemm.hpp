@@ -1,5 +1,6 @@
 // conv2d_fft_cgemm.hpp: private interface between FFT convolution (conv2d_fft.cpp) and its per-ISA
-// pointwise kernels (conv2d_fft_cgemm_scalar.cpp, conv2d_fft_cgemm_avx2.cpp).
+// pointwise kernels (conv2d_fft_cgemm_kernel.hpp, compiled by conv2d_fft_cgemm_scalar.cpp and
+// conv2d_fft_cgemm_avx2.cpp; see isa_dispatch.hpp).
 //
 // In the Fourier domain a convolution layer is, independently at every frequency bin f, a complex matrix
 // product over the input channels:
@@ -47,11 +48,14 @@ struct SpectraGemm {
 template <typename T>
 using SpectraGemmFn = void (*)(const SpectraGemm<T>& g, int64_t b0, int64_t b1, int64_t t0, int64_t t1);
 
-// nullptr when the file was compiled without its ISA's flags.
-SpectraGemmFn<float> spectra_gemm_scalar_f32();
-SpectraGemmFn<double> spectra_gemm_scalar_f64();
-SpectraGemmFn<float> spectra_gemm_avx2_f32();
-SpectraGemmFn<double> spectra_gemm_avx2_f64();
+struct SpectraGemmKernels {
+  SpectraGemmFn<float> f32;
+  SpectraGemmFn<double> f64;
+};
+
+// nullptr when the file was compiled without its ISA's flags (no AVX-512 version yet).
+const SpectraGemmKernels* spectra_gemm_kernels_scalar();
+const SpectraGemmKernels* spectra_gemm_kernels_avx2();
 
 }  // namespace fft_conv_detail
 }  // namespace ck

@@ -15,11 +15,12 @@ namespace {
 #undef CK_CGEMM_VBYTES
 }  // namespace
 
-SpectraGemmFn<float> spectra_gemm_avx2_f32() { return &spectra_gemm<float>; }
-SpectraGemmFn<double> spectra_gemm_avx2_f64() { return &spectra_gemm<double>; }
+const SpectraGemmKernels* spectra_gemm_kernels_avx2() {
+  static const SpectraGemmKernels table = {&spectra_gemm<float>, &spectra_gemm<double>};
+  return &table;
+}
 #else
-SpectraGemmFn<float> spectra_gemm_avx2_f32() { return nullptr; }
-SpectraGemmFn<double> spectra_gemm_avx2_f64() { return nullptr; }
+const SpectraGemmKernels* spectra_gemm_kernels_avx2() { return nullptr; }
 #endif
 
 }  // namespace fft_conv_detail

@@ -1,9 +1,9 @@
 // conv2d_fft_cgemm_kernel.hpp: the pointwise complex GEMM of FFT convolution (see conv2d_fft_cgemm.hpp),
 // written once with GCC vector types of CK_CGEMM_VBYTES bytes and compiled once per ISA.
 //
-// No include guard on purpose: conv2d_fft_cgemm_scalar.cpp (16-byte vectors, SSE2) and
-// conv2d_fft_cgemm_avx2.cpp (32-byte vectors, AVX2 + FMA) each include it inside their own anonymous
-// namespace, so the two compilations can never be merged by the linker. Include no headers here.
+// conv2d_fft_cgemm_scalar.cpp (16-byte vectors, SSE2) and conv2d_fft_cgemm_avx2.cpp (32-byte vectors,
+// AVX2 + FMA) each include it inside their own anonymous namespace, so the two compilations can never be
+// merged by the linker (isa_dispatch.hpp). Include no headers here.
 //
 // Register blocking: a micro-tile of 2 output channels x 2 tiles x one vector of bins holds 8 accumulators
 // (re and im of 4 products); per input channel it loads the 2 kernel and 2 tile vectors of each plane
@@ -14,6 +14,8 @@
 // kernel rows (2 x kChanBlock x 64 bytes) stays in L1 while every pair of tiles goes by. Channel blocks
 // after the first add to Y, so the sum over c is always taken in the same order: a result does not depend
 // on how the caller splits tiles or bins among threads.
+
+#pragma once
 
 template <typename T>
 struct Bins {

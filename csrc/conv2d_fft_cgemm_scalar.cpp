@@ -13,8 +13,10 @@ namespace {
 #undef CK_CGEMM_VBYTES
 }  // namespace
 
-SpectraGemmFn<float> spectra_gemm_scalar_f32() { return &spectra_gemm<float>; }
-SpectraGemmFn<double> spectra_gemm_scalar_f64() { return &spectra_gemm<double>; }
+const SpectraGemmKernels* spectra_gemm_kernels_scalar() {
+  static const SpectraGemmKernels table = {&spectra_gemm<float>, &spectra_gemm<double>};
+  return &table;
+}
 
 }  // namespace fft_conv_detail
 }  // namespace ck

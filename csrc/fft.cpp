@@ -1,7 +1,8 @@
-// fft.cpp - the FFT core of cnnkernels (see cnnkernels/fft.hpp for the interface):
-// plans (factorisation, twiddles) and their thread-safe cache, lane-vectorised 1-D complex
-// and real transforms, and the two batched 2-D strategies. Explicit float and double
-// instantiations at the end.
+// fft.cpp - the FFT core of cnnkernels (see fft.hpp for the interface): plans
+// (factorisation, twiddles, fft_plan.hpp) and their thread-safe cache, and the entry points,
+// which run the active ISA's lane-vectorised 1-D complex and real transforms and the two
+// batched 2-D strategies (fft_kernels.hpp, compiled per ISA by fft_scalar.cpp and
+// fft_avx2.cpp). Explicit float and double instantiations at the end.
 //
 // How a 2-D real transform of an h x w tile is done (forward; the inverse runs backwards):
 //   1. row pass:    every row y: real FFT of length w  -> wc = w/2+1 complex bins
@@ -20,8 +21,6 @@
 //     sqrt(h) rows that stay in L2 and in the TLB.
 #include "fft.hpp"
 
-#include "cpu_features.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -35,12 +34,8 @@
 #include <utility>
 #include <vector>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define CK_FFT_HAVE_AVX2 1
-#include <immintrin.h>
-#else
-#define CK_FFT_HAVE_AVX2 0
-#endif
+#include "fft_plan.hpp"
+#include "isa_dispatch.hpp"
 
 namespace ck {
 namespace fft {
@@ -73,92 +68,6 @@ int next_fast_size(int n) {
 }
 
 namespace detail {
-
-// Lanes per vector: 32 bytes (one AVX register, two SSE registers).
-template <typename T> struct Lanes { static constexpr int L = (int)(32 / sizeof(T)); };
-
-// ----------------------------------------------------------------------------
-// 1-D complex plan: factorisation into Stockham stages and their twiddles
-
-struct Stage {
-    int radix;          // r
-    int s;              // product of the radices of the earlier stages
-    int m;              // n / (s * r): butterflies per sub-transform
-    std::size_t tw;     // offset of this stage's m * (r - 1) twiddles in tw_re / tw_im
-    std::size_t dft;    // offset of the r roots e^(-2 pi i t / r) in dft_re / dft_im (generic radix)
-};
-
-template <typename T>
-struct Plan1D {
-    int n = 1;
-    std::vector<Stage> stages;
-    std::vector<T> tw_re, tw_im;
-    std::vector<T> dft_re, dft_im;
-
-    void init(int n_) {
-        n = n_;
-        // Factorise: radix 8 first (but 16 as 4 * 4), then 4, 2, 3, 5, then any other prime
-        // (generic butterfly).
-        std::vector<int> radices;
-        int rest = n;
-        while (rest % 8 == 0 && rest != 16) { radices.push_back(8); rest /= 8; }
-        while (rest % 4 == 0) { radices.push_back(4); rest /= 4; }
-        for (int p : {2, 3, 5})
-            while (rest % p == 0) { radices.push_back(p); rest /= p; }
-        for (int p = 7; rest > 1; p += 2)
-            while (rest % p == 0) { radices.push_back(p); rest /= p; }
-
-        int s = 1;
-        for (int r : radices) {
-            Stage st;
-            st.radix = r;
-            st.s = s;
-            st.m = n / (s * r);
-            st.tw = tw_re.size();
-            st.dft = dft_re.size();
-            const int ncur = r * st.m;  // length of the sub-transforms of this stage
-            for (int p = 0; p < st.m; ++p) {
-                for (int k = 1; k < r; ++k) {
-                    const long double a = -2.0L * 3.14159265358979323846264338327950288L *
-                                          (long double)(((long long)p * k) % ncur) / ncur;
-                    tw_re.push_back((T)std::cos(a));
-                    tw_im.push_back((T)std::sin(a));
-                }
-            }
-            if (r != 2 && r != 3 && r != 4 && r != 5 && r != 8) {  // generic butterfly
-                for (int t = 0; t < r; ++t) {
-                    const long double a = -2.0L * 3.14159265358979323846264338327950288L * t / r;
-                    dft_re.push_back((T)std::cos(a));
-                    dft_im.push_back((T)std::sin(a));
-                }
-            }
-            stages.push_back(st);
-            s *= r;
-        }
-    }
-};
-
-}  // namespace detail
-
-// ----------------------------------------------------------------------------
-// 2-D real plan
-
-template <typename T>
-struct Plan2D {
-    int h = 0, w = 0, wc = 0;       // tile h x w, spectrum h x wc
-    bool tile_lanes = false;        // strategy (see top of file)
-    detail::Plan1D<T> col;          // complex FFT along ky, length h
-    detail::Plan1D<T> row;          // complex FFT along x: length w/2 (w even) or w (w odd)
-    std::vector<T> rtw_re, rtw_im;  // e^(-2 pi i k / w), k in [0, w/2]: real-FFT split step
-    // Large images: the column pass is split four-step, h = h1 * h2 (see fft_kernels.hpp).
-    int h1 = 0, h2 = 0;             // 0: not split
-    detail::Plan1D<T> col1, col2;   // complex FFTs of length h1 and h2
-    std::vector<T> ctw_re, ctw_im;  // e^(-2 pi i t / h), t in [0, h)
-    std::size_t workspace = 0;      // scratch elements of T needed by one rfft2/irfft2 call
-};
-
-namespace detail {
-
 // ----------------------------------------------------------------------------
 // Per-thread scratch (64-byte aligned, grown on demand, kept for the thread's lifetime)
 
@@ -172,49 +81,67 @@ static T* thread_scratch(std::size_t count) {
     return mis ? p + (pad - mis) : p;
 }
 
-}  // namespace detail
+template <typename T>
+void Plan1D<T>::init(int n_) {
+    n = n_;
+    // Factorise: radix 8 first (but 16 as 4 * 4), then 4, 2, 3, 5, then any other prime
+    // (generic butterfly).
+    std::vector<int> radices;
+    int rest = n;
+    while (rest % 8 == 0 && rest != 16) { radices.push_back(8); rest /= 8; }
+    while (rest % 4 == 0) { radices.push_back(4); rest /= 4; }
+    for (int p : {2, 3, 5})
+        while (rest % p == 0) { radices.push_back(p); rest /= p; }
+    for (int p = 7; rest > 1; p += 2)
+        while (rest % p == 0) { radices.push_back(p); rest /= p; }
 
-// ----------------------------------------------------------------------------
-// The kernels, compiled once per instruction set (see fft_kernels.hpp)
+    int s = 1;
+    for (int r : radices) {
+        Stage st;
+        st.radix = r;
+        st.s = s;
+        st.m = n / (s * r);
+        st.tw = tw_re.size();
+        st.dft = dft_re.size();
+        const int ncur = r * st.m;  // length of the sub-transforms of this stage
+        for (int p = 0; p < st.m; ++p) {
+            for (int k = 1; k < r; ++k) {
+                const long double a = -2.0L * 3.14159265358979323846264338327950288L *
+                                      (long double)(((long long)p * k) % ncur) / ncur;
+                tw_re.push_back((T)std::cos(a));
+                tw_im.push_back((T)std::sin(a));
+            }
+        }
+        if (r != 2 && r != 3 && r != 4 && r != 5 && r != 8) {  // generic butterfly
+            for (int t = 0; t < r; ++t) {
+                const long double a = -2.0L * 3.14159265358979323846264338327950288L * t / r;
+                dft_re.push_back((T)std::cos(a));
+                dft_im.push_back((T)std::sin(a));
+            }
+        }
+        stages.push_back(st);
+        s *= r;
+    }
+}
 
-#if defined(__GNUC__) || defined(__clang__)
-#define CK_RESTRICT __restrict__
-#else
-#define CK_RESTRICT
-#endif
+template struct Plan1D<float>;
+template struct Plan1D<double>;
 
-#define CK_FFT_AVX2_KERNELS 0
-namespace detail {
-namespace baseline {
-#include "fft_kernels.hpp"
-}  // namespace baseline
-}  // namespace detail
-#undef CK_FFT_AVX2_KERNELS
+// The active ISA's kernels (isa_dispatch.hpp), asked on every call: the active ISA may change at run time.
+static const FftKernels& kernels() {
+    return isa_table<FftKernels>({fft_kernels_scalar(), fft_kernels_avx2(), nullptr});
+}
 
-#if CK_FFT_HAVE_AVX2
-#define CK_FFT_AVX2_KERNELS 1
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace detail {
-namespace avx2 {
-#include "fft_kernels.hpp"
-}  // namespace avx2
-}  // namespace detail
-#pragma GCC pop_options
-#undef CK_FFT_AVX2_KERNELS
-#endif
+template <typename T>
+static Rfft2Batch<T> rfft2_kernel() {
+    if constexpr (sizeof(T) == 4) return kernels().rfft2_f32;
+    else return kernels().rfft2_f64;
+}
 
-namespace detail {
-
-// Use the AVX2+FMA kernels when the package's active instruction set (ck::active_isa(), see
-// cpu_features.hpp) is AVX2 or wider: CNNKERNELS_ISA=scalar or set_active_isa(Isa::scalar)
-// selects the baseline ones. Asked on every call, since the active set may change at run time.
-static bool use_avx2() {
-#if CK_FFT_HAVE_AVX2
-    return active_isa() != Isa::scalar;
-#else
-    return false;
-#endif
+template <typename T>
+static Irfft2Batch<T> irfft2_kernel() {
+    if constexpr (sizeof(T) == 4) return kernels().irfft2_f32;
+    else return kernels().irfft2_f64;
 }
 
 }  // namespace detail
@@ -306,15 +233,8 @@ void rfft2(const Plan2D<T>& plan, int batch,
     check_window("ck::fft::rfft2", plan.h, plan.w, row0, col0, rows, cols);
     if (batch <= 0) return;
     T* ws = detail::thread_scratch<T>(plan.workspace);
-#if CK_FFT_HAVE_AVX2
-    if (detail::use_avx2()) {
-        detail::avx2::rfft2_batch<T>(plan, batch, x, x_batch_stride, x_row_stride, row0, col0,
-                                     rows, cols, spec_re, spec_im, spec_batch_stride, ws);
-        return;
-    }
-#endif
-    detail::baseline::rfft2_batch<T>(plan, batch, x, x_batch_stride, x_row_stride, row0, col0,
-                                     rows, cols, spec_re, spec_im, spec_batch_stride, ws);
+    detail::rfft2_kernel<T>()(plan, batch, x, x_batch_stride, x_row_stride, row0, col0, rows, cols,
+                              spec_re, spec_im, spec_batch_stride, ws);
 }
 
 template <typename T>
@@ -326,17 +246,8 @@ void irfft2(const Plan2D<T>& plan, int batch,
     check_window("ck::fft::irfft2", plan.h, plan.w, row0, col0, rows, cols);
     if (batch <= 0 || rows == 0 || cols == 0) return;
     T* ws = detail::thread_scratch<T>(plan.workspace);
-#if CK_FFT_HAVE_AVX2
-    if (detail::use_avx2()) {
-        detail::avx2::irfft2_batch<T>(plan, batch, spec_re, spec_im, spec_batch_stride, y,
-                                      y_batch_stride, y_row_stride, row0, col0, rows, cols,
-                                      scale, accumulate, ws);
-        return;
-    }
-#endif
-    detail::baseline::irfft2_batch<T>(plan, batch, spec_re, spec_im, spec_batch_stride, y,
-                                      y_batch_stride, y_row_stride, row0, col0, rows, cols,
-                                      scale, accumulate, ws);
+    detail::irfft2_kernel<T>()(plan, batch, spec_re, spec_im, spec_batch_stride, y, y_batch_stride,
+                               y_row_stride, row0, col0, rows, cols, scale, accumulate, ws);
 }
 
 // ----------------------------------------------------------------------------

@@ -2,12 +2,11 @@
 // lane-vectorised 1-D complex and real transforms, block transposes, and the two batched 2-D
 // strategies (tile lanes, row/column lanes), ending in rfft2_batch / irfft2_batch.
 //
-// No include guard on purpose: fft.cpp includes this file once per instruction set, inside
-// namespace ck::fft::detail::baseline and (GCC on x86-64) again inside
-// ck::fft::detail::avx2 under `#pragma GCC target("avx2,fma")`, so the same plain C++ is
-// compiled twice and the faster copy is picked at run time. Plan1D, Plan2D, Stage, Lanes,
-// CK_RESTRICT and CK_FFT_AVX2_KERNELS (1 in the AVX2 copy: enables a few AVX intrinsics)
-// come from fft.cpp; include no standard headers here.
+// Compiled once per instruction set (isa_dispatch.hpp): fft_scalar.cpp (generic flags) and
+// fft_avx2.cpp (-mavx2 -mfma, where __AVX2__ enables a few AVX intrinsics below) include it
+// inside namespace ck::fft::detail and an anonymous namespace of their own, so the same plain
+// C++ is compiled twice and the faster copy is picked at run time. Plan1D, Plan2D, Stage,
+// Lanes and CK_RESTRICT come from fft_plan.hpp; include no standard headers here.
 //
 // Shapes (all per 2-D transform): tile h x w real, spectrum h x wc complex (wc = w/2 + 1),
 // L lanes per vector. Buffer layouts used below:
@@ -15,12 +14,14 @@
 //   split per element re at j * 2L + l, im at j * 2L + L + l (a lane sequence, stride 2L)
 //   real lane row     x[j * L + l]
 
+#pragma once
+
 #include "fft_radix.hpp"
 
 // ----------------------------------------------------------------------------
 // Transposes (the compiler turns the fixed-size block into vector loads and shuffles)
 
-#if CK_FFT_AVX2_KERNELS
+#if defined(__AVX2__)
 // AVX versions of the L x L block transpose below: GCC's own vectorisation of the plain loop
 // is good for SSE but fragile for AVX (for double it can be 5x slower), so spell it out.
 static inline void transpose_block_avx(const float* src, std::ptrdiff_t ss, float* dst,
@@ -59,7 +60,7 @@ static inline void transpose_block_avx(const double* src, std::ptrdiff_t ss, dou
 template <typename T, int L>
 static inline void transpose_block(const T* CK_RESTRICT src, std::ptrdiff_t ss,
                                    T* CK_RESTRICT dst, std::ptrdiff_t ds) {
-#if CK_FFT_AVX2_KERNELS
+#if defined(__AVX2__)
     if constexpr (L * sizeof(T) == 32) {
         transpose_block_avx(src, ss, dst, ds);
         return;

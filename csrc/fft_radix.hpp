@@ -26,9 +26,10 @@
 // precomputed in the plan as tw[p * (r - 1) + (k - 1)]. Only forward (e^-) transforms
 // exist; the inverse is done by swapping re and im on input and output.
 //
-// No include guard on purpose: fft_kernels.hpp includes this file, and fft.cpp includes
-// fft_kernels.hpp once per instruction set, each time inside its own namespace
-// (ck::fft::detail::baseline, ck::fft::detail::avx2). Include no standard headers here.
+// Included by fft_kernels.hpp, inside the anonymous namespace of each ISA's file (fft_scalar.cpp,
+// fft_avx2.cpp). Include no standard headers here.
+
+#pragma once
 
 // ----------------------------------------------------------------------------
 // One stage of the Stockham FFT, per radix.

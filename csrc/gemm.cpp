@@ -38,6 +38,7 @@
 #endif
 
 #include "cpu_features.hpp"
+#include "isa_dispatch.hpp"
 #include "threads.hpp"
 #include "gemm_kernels.hpp"
 
@@ -89,37 +90,21 @@ constexpr int64_t kSharedMinBand = 4;
 // Kernel selection
 
 template <typename T>
-const KernelSet<T>* kernels_for(Isa isa);
-
+const KernelSet<T>& kernels_of(const gemm_detail::GemmKernels& k);
 template <>
-const KernelSet<float>* kernels_for<float>(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return gemm_detail::avx512_kernels_f32();
-    case Isa::avx2: return gemm_detail::avx2_kernels_f32();
-    default: return gemm_detail::scalar_kernels_f32();
-  }
+const KernelSet<float>& kernels_of<float>(const gemm_detail::GemmKernels& k) {
+  return k.f32;
+}
+template <>
+const KernelSet<double>& kernels_of<double>(const gemm_detail::GemmKernels& k) {
+  return k.f64;
 }
 
-template <>
-const KernelSet<double>* kernels_for<double>(Isa isa) {
-  switch (isa) {
-    case Isa::avx512: return gemm_detail::avx512_kernels_f64();
-    case Isa::avx2: return gemm_detail::avx2_kernels_f64();
-    default: return gemm_detail::scalar_kernels_f64();
-  }
-}
-
-// The active ISA's kernels; a path whose file was built without its flags falls back to the next narrower.
+// The active ISA's kernels (isa_dispatch.hpp).
 template <typename T>
 const KernelSet<T>& active_kernels(Isa* used) {
-  Isa isa = active_isa();
-  for (;;) {
-    if (const KernelSet<T>* k = kernels_for<T>(isa)) {
-      if (used) *used = isa;
-      return *k;
-    }
-    isa = isa == Isa::avx512 ? Isa::avx2 : Isa::scalar;
-  }
+  using namespace gemm_detail;
+  return kernels_of<T>(isa_table<GemmKernels>({gemm_kernels_scalar(), gemm_kernels_avx2(), gemm_kernels_avx512()}, used));
 }
 
 // A hint to bring the cache line holding base[offset] into L1. The address is formed as an integer: it may

@@ -1,5 +1,6 @@
 // gemm_kernels.hpp: private interface between the GEMM driver (gemm.cpp) and the per-ISA micro-kernel files
-// (gemm_scalar.cpp, gemm_avx2.cpp, gemm_avx512.cpp).
+// (gemm_scalar.cpp, gemm_avx2.cpp, gemm_avx512.cpp; the AVX pair from one template, gemm_tile.hpp), as
+// isa_dispatch.hpp describes.
 //
 // This header is included by files compiled with AVX flags, so it must stay free of inline functions and
 // templates with code: anything inline here would be emitted by every includer, and the linker could keep
@@ -30,13 +31,16 @@ struct KernelSet {
   MicroKernel<T> kernel;
 };
 
+// One ISA's table: its kernels for both element types.
+struct GemmKernels {
+  KernelSet<float> f32;
+  KernelSet<double> f64;
+};
+
 // Each returns nullptr when its file was compiled without its ISA's flags (the path is then unavailable).
-const KernelSet<float>* scalar_kernels_f32();
-const KernelSet<double>* scalar_kernels_f64();
-const KernelSet<float>* avx2_kernels_f32();
-const KernelSet<double>* avx2_kernels_f64();
-const KernelSet<float>* avx512_kernels_f32();
-const KernelSet<double>* avx512_kernels_f64();
+const GemmKernels* gemm_kernels_scalar();
+const GemmKernels* gemm_kernels_avx2();
+const GemmKernels* gemm_kernels_avx512();
 
 }  // namespace gemm_detail
 }  // namespace ck

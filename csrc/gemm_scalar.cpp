@@ -52,13 +52,12 @@ void micro_kernel(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t
 }
 
 // Blocking as for AVX2: B strip KC x NR (8 KiB) in L1, A block MC x KC in L2, B block KC x NC in L3.
-const KernelSet<float> kF32 = {kMR, 8, /*mc*/ 128, /*kc*/ 256, /*nc*/ 4096, &micro_kernel<float, 8>};
-const KernelSet<double> kF64 = {kMR, 4, /*mc*/ 128, /*kc*/ 256, /*nc*/ 4096, &micro_kernel<double, 4>};
+const GemmKernels kTable = {{kMR, 8, /*mc*/ 128, /*kc*/ 256, /*nc*/ 4096, &micro_kernel<float, 8>},
+                            {kMR, 4, /*mc*/ 128, /*kc*/ 256, /*nc*/ 4096, &micro_kernel<double, 4>}};
 
 }  // namespace
 
-const KernelSet<float>* scalar_kernels_f32() { return &kF32; }
-const KernelSet<double>* scalar_kernels_f64() { return &kF64; }
+const GemmKernels* gemm_kernels_scalar() { return &kTable; }
 
 }  // namespace gemm_detail
 }  // namespace ck

@@ -68,3 +68,13 @@ def test_command_line_entry_points():
     assert run("bench", "--help").returncode == 0
     bad = run("frobnicate")
     assert bad.returncode == 2 and "unknown command" in bad.stderr
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda-emu", "tpu"])
+def test_unavailable_device_is_refused_with_the_backends_reason(device, capsys):
+    import cnnkernels
+    if device in cnnkernels.available_backends():
+        pytest.skip(f"backend {device!r} is available in this build")
+    assert bench.main(["--device", device, "--quick", "--no-torch"]) == 2
+    err = capsys.readouterr().err
+    assert f"--device {device}" in err and "backend" in err

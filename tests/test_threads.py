@@ -5,6 +5,7 @@ compared with the references and with a sequential run; an erroring call in
 the mix must not disturb the others).
 """
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,6 +44,17 @@ def test_set_num_threads_rejects_non_positive(restore_threads, n):
     with pytest.raises(ValueError, match=r"\bn\b|thread"):
         ck.set_num_threads(n)
     assert ck.get_num_threads() == 2
+
+
+def test_set_num_threads_is_capped_at_four_per_core(restore_threads):
+    limit = ck.cpu_info()["max_threads"]
+    assert limit == 4 * os.cpu_count() or limit >= 4  # OpenMP's count of cores may differ from Python's
+    ck.set_num_threads(limit)
+    assert ck.get_num_threads() == limit
+    for n in (limit + 1, 10000):
+        with pytest.raises(ValueError, match=f"at most {limit}"):
+            ck.set_num_threads(n)
+    assert ck.get_num_threads() == limit
 
 
 def workloads(backend, dtype, algo, rng, N):

@@ -1,0 +1,104 @@
+"""The backend layer: every operation takes backend=None (the backend owning the arrays) or a name; the
+array's kind is found before it is checked; unknown or unavailable backends and arrays of no backend are
+clear errors; the algorithm names come from one list in the library."""
+
+import numpy as np
+import pytest
+
+import cnnkernels as ck
+from conftest import OPS
+
+X = np.ones((1, 2, 6, 6), np.float32)
+W = np.ones((3, 2, 3, 3), np.float32)
+
+CALLS = {
+    "conv2d": lambda x, **kw: ck.conv2d(x, W, **kw),
+    "max_pool2d": lambda x, **kw: ck.max_pool2d(x, 2, **kw),
+    "avg_pool2d": lambda x, **kw: ck.avg_pool2d(x, 2, **kw),
+    "lp_pool2d": lambda x, **kw: ck.lp_pool2d(x, 2, 2, **kw),
+    "feature_lp_pool": lambda x, **kw: ck.feature_lp_pool(x, 2, 2, **kw),
+    "local_contrast_norm": lambda x, **kw: ck.local_contrast_norm(x, 3, **kw),
+}
+
+
+class FakeCudaArray:
+    """What a CuPy array looks like to the dispatch (no GPU is needed to make one)."""
+
+    shape, dtype = X.shape, X.dtype
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.shape, "typestr": "<f4", "data": (0, False), "version": 3, "strides": None}
+
+
+class FakeDlpackCudaArray:
+    def __dlpack_device__(self):
+        return (2, 0)  # kDLCUDA, device 0
+
+
+def test_every_op_is_tested_here():
+    assert set(CALLS) == set(OPS)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_cpu_by_name_and_by_default_agree(op):
+    np.testing.assert_array_equal(CALLS[op](X), CALLS[op](X, backend="cpu"))
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("name", ["gpu", "CPU", "", 3])
+def test_unknown_backend_is_a_value_error(op, name):
+    with pytest.raises(ValueError, match="backend"):
+        CALLS[op](X, backend=name)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("name", ["cuda", "cuda-emu"])
+def test_unavailable_backend_is_a_value_error(op, name):
+    if name in ck.available_backends():
+        pytest.skip(f"{name} is available in this build")
+    with pytest.raises(ValueError, match=f"backend '{name}' is not available"):
+        CALLS[op](X, backend=name)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("fake", [FakeCudaArray, FakeDlpackCudaArray])
+def test_cuda_array_without_cuda_backend_is_a_value_error_naming_x(op, fake):
+    assert not ck.cuda_available()
+    with pytest.raises(ValueError, match="x is a CUDA array"):
+        CALLS[op](fake())
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_array_of_no_backend_is_a_type_error(op):
+    with pytest.raises(TypeError, match="x must be a numpy.ndarray"):
+        CALLS[op](X.tolist())
+
+
+def test_cpu_backend_refuses_a_foreign_weight():
+    with pytest.raises(TypeError, match="weight must be a numpy.ndarray"):
+        ck.conv2d(X, FakeCudaArray())
+
+
+def test_backend_declares_its_algorithms_and_dtypes():
+    b = ck.get_backend("cpu")
+    assert b.algorithms == b.module.CONV2D_ALGOS and "auto" not in b.algorithms
+    assert set(b.algorithms) == {"direct", "im2col", "fft"}
+    assert [d.name for d in b.dtypes] == ["float32", "float64"]
+    assert ck.available_backends() == ("cpu",) and ck.cuda_available() is False
+
+
+def test_algo_error_lists_the_backends_algorithms():
+    with pytest.raises(ValueError, match="'auto', 'direct', 'im2col', 'fft'"):
+        ck.conv2d(X, W, algo="winograd")
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 9, 9), (2, 16, 33, 31), (1, 3, 64, 64)])
+def test_plan_says_what_auto_runs(shape):
+    # conv2d_plan(..., algo="auto") names the algorithm; running it gives auto's result bit for bit.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((8, shape[1], 5, 5)).astype(np.float32)
+    algo = ck.conv2d_plan(x.shape, w.shape, padding=2)["algo"]
+    assert algo in ck.get_backend("cpu").algorithms
+    np.testing.assert_array_equal(ck.conv2d(x, w, padding=2), ck.conv2d(x, w, padding=2, algo=algo))
