@@ -15,10 +15,7 @@ namespace {
 #undef CK_CGEMM_VBYTES
 }  // namespace
 
-const SpectraGemmKernels* spectra_gemm_kernels_avx2() {
-  static const SpectraGemmKernels table = {&spectra_gemm<float>, &spectra_gemm<double>};
-  return &table;
-}
+const SpectraGemmKernels* spectra_gemm_kernels_avx2() { return &kSpectraGemmTable; }
 #else
 const SpectraGemmKernels* spectra_gemm_kernels_avx2() { return nullptr; }
 #endif

@@ -147,3 +147,6 @@ void spectra_gemm(const SpectraGemm<T>& g, int64_t b0, int64_t b1, int64_t t0, i
     }
   }
 }
+
+// This ISA's table (conv2d_fft_cgemm.hpp), handed out by the including file.
+const SpectraGemmKernels kSpectraGemmTable = {&spectra_gemm<float>, &spectra_gemm<double>};

@@ -13,10 +13,7 @@ namespace {
 #undef CK_CGEMM_VBYTES
 }  // namespace
 
-const SpectraGemmKernels* spectra_gemm_kernels_scalar() {
-  static const SpectraGemmKernels table = {&spectra_gemm<float>, &spectra_gemm<double>};
-  return &table;
-}
+const SpectraGemmKernels* spectra_gemm_kernels_scalar() { return &kSpectraGemmTable; }
 
 }  // namespace fft_conv_detail
 }  // namespace ck

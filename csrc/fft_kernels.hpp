@@ -652,3 +652,7 @@ static void irfft2_batch(const Plan2D<T>& P, int batch,
         }
     }
 }
+
+// This ISA's table (fft_plan.hpp), handed out by the including file.
+const FftKernels kFftTable = {&rfft2_batch<float>, &rfft2_batch<double>, &irfft2_batch<float>,
+                              &irfft2_batch<double>};

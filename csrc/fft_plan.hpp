@@ -3,7 +3,10 @@
 // fft_scalar.cpp and fft_avx2.cpp; see isa_dispatch.hpp). Plans are made by fft.cpp, then only read.
 #pragma once
 
+#include <algorithm>  // (also for fft_kernels.hpp, which includes no headers itself)
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "fft.hpp"

@@ -403,3 +403,16 @@ def test_auto_picks_fft_for_large_kernels():
         xs, ws, pad = ISSUE_LAYERS[layer]
         assert ck.conv2d_plan(xs, ws, padding=pad)["algo"] == "fft"
     assert ck.conv2d_plan((4, 512, 32, 32), (512, 512, 1, 1))["algo"] != "fft"
+
+
+def test_non_finite_inputs_spread_over_a_tile_as_documented():
+    # README semantics: fft mixes every input of a tile into every output of it, so one NaN makes NaN of
+    # more outputs than the 3x3 it touches, and an all-inf image gives NaN; direct follows IEEE per output.
+    w = np.ones((1, 1, 3, 3), np.float32)
+    x = np.zeros((1, 1, 16, 16), np.float32)
+    x[0, 0, 3, 3] = np.nan
+    assert np.isnan(ck.conv2d(x, w, algo="direct")).sum() == 9
+    assert np.isnan(ck.conv2d(x, w, algo="fft")).sum() > 9
+    inf = np.full((1, 1, 8, 8), np.inf, np.float32)
+    assert np.isposinf(ck.conv2d(inf, w, algo="direct")).all()
+    assert np.isnan(ck.conv2d(inf, w, algo="fft")).all()
