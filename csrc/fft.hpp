@@ -38,9 +38,9 @@
 // single-threaded (parallelise over calls, e.g. over tiles or channels). Bad arguments throw
 // std::invalid_argument, so check them before an OpenMP parallel region.
 //
-// Speed. With GCC on x86-64 the kernels are compiled twice, for baseline x86-64 (SSE2) and
-// for AVX2 + FMA, and the AVX2 copy is used when ck::active_isa() (cpu_features.hpp) is AVX2 or
-// wider (CNNKERNELS_ISA=scalar forces the other one); other compilers and CPUs get the portable copy.
+// Speed. The kernels are compiled twice (isa_dispatch.hpp): the portable "scalar" copy
+// (fft_scalar.cpp, SSE2 on x86-64) and the AVX2 + FMA one (fft_avx2.cpp), used when
+// ck::active_isa() (cpu_features.hpp) is AVX2 or wider (CNNKERNELS_ISA=scalar forces the other).
 // Batches are fastest in multiples of 8 tiles (float) or 4 tiles (double): that many tiles are
 // transformed together, one per SIMD lane.
 #pragma once

@@ -282,7 +282,7 @@ def run_isa(isa):
 
 
 def test_simd_paths():
-    """The portable path (CNNKERNELS_ISA=scalar: baseline FFT kernels and SSE2 pointwise product) and the
+    """The portable path (CNNKERNELS_ISA=scalar: the scalar FFT kernels and SSE2 pointwise product) and the
     default one (AVX2 + FMA where the CPU has it) both meet the bound, and really are different code. In fresh
     processes: the environment variable is read once per process."""
     scalar, default = run_isa("scalar"), run_isa(None)

@@ -36,6 +36,16 @@ const T* cdata(const py::array& a) {
   return static_cast<const T*>(a.data());
 }
 
+// A fresh output of these dims, filled by kernel(y) with the GIL released.
+template <typename T, typename Kernel>
+py::array_t<T> run_into_new(const Dims4& dims, Kernel&& kernel) {
+  auto y = empty<T>(dims);
+  T* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  kernel(yp);
+  return y;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // conv2d
 
@@ -194,12 +204,9 @@ py::object avg_pool2d(const py::array& x, const Pair& kernel, const Pair& stride
     using T = decltype(zero);
     const Pool2dShape s =
         make_pool2d_shape("avg_pool2d", d, pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
-    auto y = empty<T>(s.output());
-    const T* xp = cdata<T>(x);
-    T* yp = y.mutable_data();
-    py::gil_scoped_release release;
-    cpu::avg_pool2d<T>(s, count_include_pad, divisor_override.value_or(0), xp, yp);
-    return std::move(y);
+    return run_into_new<T>(s.output(), [&](T* y) {
+      cpu::avg_pool2d<T>(s, count_include_pad, divisor_override.value_or(0), cdata<T>(x), y);
+    });
   });
 }
 
@@ -210,12 +217,7 @@ py::object lp_pool2d(const py::array& x, double norm_type, const Pair& kernel, c
     using T = decltype(zero);
     const Pool2dShape s =
         make_pool2d_shape("lp_pool2d", d, pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
-    auto y = empty<T>(s.output());
-    const T* xp = cdata<T>(x);
-    T* yp = y.mutable_data();
-    py::gil_scoped_release release;
-    cpu::lp_pool2d<T>(s, norm_type, xp, yp);
-    return std::move(y);
+    return run_into_new<T>(s.output(), [&](T* y) { cpu::lp_pool2d<T>(s, norm_type, cdata<T>(x), y); });
   });
 }
 
@@ -224,12 +226,7 @@ py::object feature_lp_pool(const py::array& x, double norm_type, int64_t width, 
   return with_input("feature_lp_pool", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const FeaturePoolShape s = make_feature_pool_shape(d, width, stride, sizeof(T));
-    auto y = empty<T>(s.output());
-    const T* xp = cdata<T>(x);
-    T* yp = y.mutable_data();
-    py::gil_scoped_release release;
-    cpu::feature_lp_pool<T>(s, norm_type, xp, yp);
-    return std::move(y);
+    return run_into_new<T>(s.output(), [&](T* y) { cpu::feature_lp_pool<T>(s, norm_type, cdata<T>(x), y); });
   });
 }
 
@@ -237,12 +234,7 @@ py::object local_contrast_norm(const py::array& x, int64_t kernel_size, double s
   return with_input("local_contrast_norm", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const LcnShape s = make_lcn_shape(d, kernel_size, sigma, eps, sizeof(T));
-    auto y = empty<T>(s.output());
-    const T* xp = cdata<T>(x);
-    T* yp = y.mutable_data();
-    py::gil_scoped_release release;
-    cpu::local_contrast_norm<T>(s, xp, yp);
-    return std::move(y);
+    return run_into_new<T>(s.output(), [&](T* y) { cpu::local_contrast_norm<T>(s, cdata<T>(x), y); });
   });
 }
 
