@@ -71,9 +71,9 @@ def positive_finite(v, op, name):
 def conv_padding(padding, kernel_hw, dilation, stride, op="conv2d"):
     """conv2d's padding as (top, bottom, left, right).
 
-    Accepts an int, a 1-tuple, a pair (symmetric per dimension), ((top, bottom), (left, right)), "valid" (no padding)
-    or "same" (output size = input size; stride must be 1; the extra pixel of an even effective kernel goes
-    bottom/right).
+    Accepts an int, a 1-tuple, a pair (symmetric per dimension), ((top, bottom), (left, right)), "valid"
+    (no padding) or "same" (output size = input size; stride must be 1; the extra pixel of an even effective
+    kernel goes bottom/right).
     """
     if isinstance(padding, str):
         if padding == "valid":
