@@ -5,9 +5,9 @@ Off by default (then the backend's cost model, in C++, picks without timing anyt
 or the environment variable CNNKERNELS_AUTOTUNE=1, turns it on, as torch.backends.cudnn.benchmark does.
 The first conv2d call of each new geometry then runs every algorithm of the backend, keeps the fastest and
 returns its result; later calls reuse the choice. Choices are keyed by geometry, dtype, backend, ISA path
-and thread count, held in memory in an LRU cache of `max_entries`, and optionally in a JSON file (ck.autotune(True,
-cache_file=...) or CNNKERNELS_AUTOTUNE_CACHE=path) read when tuning is turned on and rewritten after each
-new choice. A program whose input sizes keep changing does not re-tune for ever: after `max_tunings`
+and thread count, held in memory in an LRU cache of `max_entries`, and optionally in a JSON file
+(ck.autotune(True, cache_file=...) or CNNKERNELS_AUTOTUNE_CACHE=path) read when tuning is turned on and
+rewritten after each new choice. A program whose input sizes keep changing does not re-tune for ever: after `max_tunings`
 timings in one process, new geometries go back to the cost model.
 """
 
