@@ -13,31 +13,56 @@
 #include "pool2d_rows.hpp"
 
 namespace ck {
+namespace {
+
+// 1 / divisor of output (p, q) = h[p] * w[q]: the counts per row and per column, or the override (in h
+// alone); 0 for a window with no pixel.
+template <typename T>
+struct Scales {
+  std::vector<T> h, w;
+  Scales(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override) : h(s.P), w(s.Q) {
+    for (int64_t p = 0; p < s.P; ++p) {
+      const int64_t n = divisor_override ? divisor_override
+                                         : avg_pool_count(p, s.H, s.R, s.stride_h, s.pad_h, count_include_pad);
+      h[p] = n > 0 ? T(1) / T(n) : T(0);
+    }
+    for (int64_t q = 0; q < s.Q; ++q) {
+      const int64_t n = divisor_override ? 1 : avg_pool_count(q, s.W, s.S, s.stride_w, s.pad_w, count_include_pad);
+      w[q] = n > 0 ? T(1) / T(n) : T(0);
+    }
+  }
+};
+
+}  // namespace
+
 namespace cpu {
 
 template <typename T>
 void avg_pool2d(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* x, T* y) {
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, 1), cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, 1);
-  // 1 / divisor = inv_h[p] * inv_w[q]: the counts per row and per column, or the override (in inv_h alone).
-  std::vector<T> inv_h(s.P), inv_w(s.Q);
-  for (int64_t p = 0; p < s.P; ++p) {
-    const int64_t n = divisor_override ? divisor_override
-                                       : avg_pool_count(p, s.H, s.R, s.stride_h, s.pad_h, count_include_pad);
-    inv_h[p] = n > 0 ? T(1) / T(n) : T(0);
-  }
-  for (int64_t q = 0; q < s.Q; ++q) {
-    const int64_t n = divisor_override ? 1 : avg_pool_count(q, s.W, s.S, s.stride_w, s.pad_w, count_include_pad);
-    inv_w[q] = n > 0 ? T(1) / T(n) : T(0);
-  }
+  const Scales<T> scale(s, count_include_pad, divisor_override);
   pool::pool_planes(pool::SumReducer<T, pool::Identity<T>>{}, s, rows, cols, x, y, [&](T* y_c) {
     for (int64_t p = 0; p < s.P; ++p) {
-      for (int64_t q = 0; q < s.Q; ++q) y_c[p * s.Q + q] *= inv_h[p] * inv_w[q];
+      for (int64_t q = 0; q < s.Q; ++q) y_c[p * s.Q + q] *= scale.h[p] * scale.w[q];
     }
   });
 }
 
 template void avg_pool2d<float>(const Pool2dShape&, bool, int64_t, const float*, float*);
 template void avg_pool2d<double>(const Pool2dShape&, bool, int64_t, const double*, double*);
+
+// gx: each gy spread over its window's taps inside the image, scaled as the forward scales the sum.
+template <typename T>
+void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* gy,
+                         T* gx) {
+  const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, 1), cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, 1);
+  const Scales<T> scale(s, count_include_pad, divisor_override);
+  pool::scatter_windows(s, rows, cols, gy, gx,
+                        [&](int64_t, int64_t o, int64_t) { return scale.h[o / s.Q] * scale.w[o % s.Q]; });
+}
+
+template void avg_pool2d_backward<float>(const Pool2dShape&, bool, int64_t, const float*, float*);
+template void avg_pool2d_backward<double>(const Pool2dShape&, bool, int64_t, const double*, double*);
 
 }  // namespace cpu
 }  // namespace ck

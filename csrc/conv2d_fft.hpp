@@ -94,6 +94,13 @@ namespace cpu {
 // x: N x C x H x W, w: K x C/groups x R x S, bias: K or nullptr, y: N x K x P x Q; plan from plan_conv2d_fft.
 template <typename T>
 void conv2d_fft(const Conv2dShape& s, const Conv2dFftPlan& plan, const T* x, const T* w, const T* bias, T* y);
+
+// conv2d's gradients by FFT (conv2d_backward.cpp), as kernels.hpp's conv2d_backward_*: plan is the FFT plan of
+// grad_input_problem(s, false), or of grad_weight_problem(s) (shapes.hpp).
+template <typename T>
+void conv2d_backward_input_fft(const Conv2dShape& s, const Conv2dFftPlan& plan, const T* gy, const T* w, T* gx);
+template <typename T>
+void conv2d_backward_weight_fft(const Conv2dShape& s, const Conv2dFftPlan& plan, const T* gy, const T* x, T* gw);
 }  // namespace cpu
 
 // ---------------------------------------------------------------------------------------------------------

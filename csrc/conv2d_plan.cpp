@@ -3,6 +3,9 @@
 
 #include <algorithm>
 
+#include "gemm.hpp"
+#include "threads.hpp"
+
 namespace ck {
 namespace {
 
@@ -49,12 +52,60 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2dFftP
   return ConvAlgo::direct;
 }
 
+// The GEMM's packing buffers with the current thread count.
+int64_t gemm_packing_bytes(int64_t elem_bytes) {
+  const GemmBlocking b = elem_bytes == 4 ? gemm_blocking<float>() : gemm_blocking<double>();
+  return (b.mc * b.kc + b.kc * b.nc) * num_threads() * elem_bytes;
+}
+
+// algo="auto" for the weight gradient: the FFT of grad_weight_problem when its estimate beats the spatial
+// rate (as for the forward), else im2col's one GEMM per group once it has a few rows (K/g >= 4) to reuse each
+// packed panel on, else the direct dot products.
+ConvAlgo choose_grad_weight_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2dFftPlan* fft, bool* have_fft) {
+  *have_fft = false;
+  const Conv2dShape t = grad_weight_problem(s);
+  if (s.N > 0 && t.R * t.S > 1 && conv2d_fft_supported(t)) {
+    const double flops = 2.0 * double(s.N * s.K * s.P * s.Q) * double(s.C_per_group() * s.R * s.S);
+    const double spatial_ns = flops / (kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
+    *fft = plan_conv2d_fft(t, elem_bytes);
+    *have_fft = true;
+    if (fft->cost * double(s.groups) < spatial_ns) return ConvAlgo::fft;
+  }
+  return s.K_per_group() >= 4 ? ConvAlgo::im2col : ConvAlgo::direct;
+}
+
 }  // namespace
 
 Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<ConvAlgo> algo,
-                       const Conv2dFftForce& force) {
+                       const Conv2dFftForce& force, ConvDirection direction) {
+  const int64_t T = elem_bytes;
+  if (direction == ConvDirection::backward_input) {
+    // The forward plan of the stride-1 problem it runs, plus its weight, padded input and output buffers.
+    Conv2dPlan plan = plan_conv2d(grad_input_problem(s, false), elem_bytes, algo, force);
+    const Conv2dShape t = grad_input_problem(s, plan.algo != ConvAlgo::fft);
+    if (plan.algo == ConvAlgo::im2col) plan.workspace_bytes = conv2d_im2col_workspace(t, elem_bytes);
+    plan.direction = direction;
+    plan.workspace_bytes += T * (t.weight().numel() + t.output().numel() +
+                                 (plan.algo != ConvAlgo::fft ? t.input().numel() : 0));
+    return plan;
+  }
   Conv2dPlan plan;
+  plan.direction = direction;
   bool have_fft = false;
+  if (direction == ConvDirection::backward_weight) {
+    const Conv2dShape t = grad_weight_problem(s);
+    plan.algo = algo ? *algo : choose_grad_weight_algo(s, elem_bytes, &plan.fft, &have_fft);
+    switch (plan.algo) {
+      case ConvAlgo::direct: break;
+      case ConvAlgo::im2col: plan.workspace_bytes = T * s.output().numel() + gemm_packing_bytes(T); break;
+      case ConvAlgo::fft:
+        if (!have_fft) plan.fft = plan_conv2d_fft(t, elem_bytes, force);
+        plan.workspace_bytes = plan.fft.workspace_bytes + T * (t.input().numel() + t.weight().numel() +
+                                                               t.output().numel());
+        break;
+    }
+    return plan;
+  }
   plan.algo = algo ? *algo : choose_conv2d_algo(s, elem_bytes, &plan.fft, &have_fft);
   switch (plan.algo) {
     case ConvAlgo::direct: break;

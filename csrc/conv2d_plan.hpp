@@ -13,14 +13,17 @@
 namespace ck {
 
 struct Conv2dPlan {
+  ConvDirection direction = ConvDirection::forward;
   ConvAlgo algo = ConvAlgo::direct;
-  Conv2dFftPlan fft;            // algo == fft only
+  Conv2dFftPlan fft;            // algo == fft only: the plan of the FFT convolution that runs (for a gradient,
+                                // that of its grad_input_problem / grad_weight_problem, shapes.hpp)
   int64_t workspace_bytes = 0;  // with the current thread count
 };
 
 // algo: the algorithm to run, or nullopt for "auto". force: choices imposed on an fft plan (tests).
+// direction: the forward output, or the data or weight gradient of s (conv2d_backward.cpp).
 Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<ConvAlgo> algo,
-                       const Conv2dFftForce& force = {});
+                       const Conv2dFftForce& force = {}, ConvDirection direction = ConvDirection::forward);
 
 // What the planner asks of the kernels:
 // the extra memory (bytes) of the im2col algorithm: the GEMM's packing buffers and the batch buffer;

@@ -40,5 +40,21 @@ void lp_pool2d(const Pool2dShape& s, double norm_type, const T* x, T* y) {
 template void lp_pool2d<float>(const Pool2dShape&, double, const float*, float*);
 template void lp_pool2d<double>(const Pool2dShape&, double, const double*, double*);
 
+// gx[i] = sum over the windows o holding x[i] of gy[o] * (x[i] / y[o])^(p-1) (lp.hpp), y from the forward.
+template <typename T>
+void lp_pool2d_backward(const Pool2dShape& s, double norm_type, const T* gy, const T* x, T* gx) {
+  const LpNorm norm(norm_type);
+  std::vector<T> y(s.output().numel());
+  lp_pool2d<T>(s, norm_type, x, y.data());
+  const pool::Taps rows(s.P, s.H, s.R, s.stride_h, 0, 1), cols(s.Q, s.W, s.S, s.stride_w, 0, 1);
+  const int64_t HW = s.H * s.W, PQ = s.P * s.Q;
+  pool::scatter_windows(s, rows, cols, gy, gx, [&](int64_t plane, int64_t o, int64_t i) {
+    return norm.derivative(x[plane * HW + i], y[plane * PQ + o]);
+  });
+}
+
+template void lp_pool2d_backward<float>(const Pool2dShape&, double, const float*, const float*, float*);
+template void lp_pool2d_backward<double>(const Pool2dShape&, double, const double*, const double*, double*);
+
 }  // namespace cpu
 }  // namespace ck

@@ -10,7 +10,9 @@
 // for float). The rule "take b when b > a or b is NaN", applied in row-major order, picks the first
 // maximum / last NaN; applied to row maxima in row order it picks the same tap as one row-major scan of
 // the whole window, so the indices match PyTorch's.
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #if defined(__SSE2__) || defined(_M_X64)
@@ -203,6 +205,47 @@ void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
 
 template void max_pool2d<float>(const Pool2dShape&, const float*, float*, int64_t*);
 template void max_pool2d<double>(const Pool2dShape&, const double*, double*, int64_t*);
+
+// Each gy goes to its window's argmax: the saved indices, or those the forward finds again from x (so ties
+// and NaNs follow the forward's rule). Windows that overlap add up; index -1 (a window wholly in the
+// padding) receives nothing. An index outside [-1, H*W) is an ArgumentError.
+template <typename T>
+void max_pool2d_backward(const Pool2dShape& s, const T* gy, const T* x, const int64_t* indices, T* gx) {
+  const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
+  std::vector<int64_t> found;
+  if (!indices) {
+    std::vector<T> y(planes * PQ);
+    found.resize(planes * PQ);
+    max_pool2d<T>(s, x, y.data(), found.data());
+    indices = found.data();
+  }
+  int64_t bad = 0;  // planes holding an index out of range
+#pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(threads_for(planes * PQ / 4096))
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    T* g = gx + plane * HW;
+    std::fill(g, g + HW, T(0));
+    const int64_t* idx = indices + plane * PQ;
+    const T* d = gy + plane * PQ;
+    bool ok = true;
+    for (int64_t o = 0; o < PQ; ++o) {
+      const int64_t i = idx[o];
+      if (i >= 0 && i < HW) {
+        g[i] += d[o];
+      } else if (i != -1) {
+        ok = false;
+      }
+    }
+    bad += ok ? 0 : 1;
+  }
+  if (bad) {
+    throw ArgumentError("max_pool2d_backward: indices must lie in [-1, H*W) = [-1, " + std::to_string(HW) +
+                        ") (as max_pool2d returns them)");
+  }
+}
+
+template void max_pool2d_backward<float>(const Pool2dShape&, const float*, const float*, const int64_t*, float*);
+template void max_pool2d_backward<double>(const Pool2dShape&, const double*, const double*, const int64_t*,
+                                          double*);
 
 }  // namespace cpu
 }  // namespace ck

@@ -298,5 +298,31 @@ void pool_planes(const Reducer& red, const Pool2dShape& s, const Taps& rows, con
   }
 }
 
+// The backward passes' scatter: gx (N x C x H x W) = 0, then for every output (p, q) of every plane and every
+// tap of its window inside the image, gx[i] += gy[p, q] * weight(plane, p*Q + q, i), i = ih*W + iw the
+// tap's input pixel. Planes in parallel, so no two threads touch one gx element.
+template <typename T, typename Weight>
+void scatter_windows(const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* gy, T* gx, Weight weight) {
+  const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
+#pragma omp parallel for schedule(static) num_threads(threads_for(planes * PQ * s.R * s.S / 4096))
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    T* g = gx + plane * HW;
+    std::fill(g, g + HW, T(0));
+    const T* gy_c = gy + plane * PQ;
+    for (int64_t p = 0; p < s.P; ++p) {
+      for (int64_t q = 0; q < s.Q; ++q) {
+        const T d = gy_c[p * s.Q + q];
+        for (int64_t r = rows.lo[p]; r < rows.hi[p]; ++r) {
+          const int64_t ih = p * s.stride_h - s.pad_h + r * s.dil_h;
+          for (int64_t t = cols.lo[q]; t < cols.hi[q]; ++t) {
+            const int64_t i = ih * s.W + q * s.stride_w - s.pad_w + t * s.dil_w;
+            g[i] += d * weight(plane, p * s.Q + q, i);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace pool
 }  // namespace ck

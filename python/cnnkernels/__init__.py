@@ -2,6 +2,7 @@
 
     import cnnkernels as ck
     y = ck.conv2d(x, w, bias, stride=1, padding="same", algo="auto")
+    gx, gw, gb = ck.conv2d_backward(grad_y, x, w, stride=1, padding="same")
 
 Operations follow torch.nn.functional's names, argument forms and output sizes. Every operation takes
 backend=None (the backend owning the arrays: "cpu" for NumPy arrays) or a backend name.
@@ -9,13 +10,15 @@ backend=None (the backend owning the arrays: "cpu" for NumPy arrays) or a backen
 
 from ._autotune import autotune, autotune_choices, clear_autotune_cache
 from ._backend import available_backends, cuda_available, get_backend
-from .functional import (avg_pool2d, conv2d, conv2d_plan, feature_lp_pool, fft_plan_info, local_contrast_norm,
-                         lp_pool2d, max_pool2d)
+from .functional import (avg_pool2d, avg_pool2d_backward, conv2d, conv2d_backward, conv2d_plan, feature_lp_pool,
+                         feature_lp_pool_backward, fft_plan_info, local_contrast_norm, local_contrast_norm_backward,
+                         lp_pool2d, lp_pool2d_backward, max_pool2d, max_pool2d_backward)
 
 __version__ = "0.1.0"
 
 __all__ = ["conv2d", "conv2d_plan", "fft_plan_info", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool",
-           "local_contrast_norm", "set_num_threads", "get_num_threads", "cpu_info", "autotune",
+           "local_contrast_norm", "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
+           "lp_pool2d_backward", "feature_lp_pool_backward", "local_contrast_norm_backward", "set_num_threads", "get_num_threads", "cpu_info", "autotune",
            "autotune_choices", "clear_autotune_cache", "available_backends", "cuda_available"]
 
 

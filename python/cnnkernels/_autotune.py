@@ -1,5 +1,5 @@
-"""Where conv2d's algo="auto" is resolved: autotuning times the candidates once per new geometry and
-remembers the winner.
+"""Where conv2d's algo="auto" is resolved (for the forward and for each gradient of conv2d_backward):
+autotuning times the candidates once per new geometry and direction and remembers the winner.
 
 Off by default (then the backend's cost model, in C++, picks without timing anything). ck.autotune(True),
 or the environment variable CNNKERNELS_AUTOTUNE=1, turns it on, as torch.backends.cudnn.benchmark does.
@@ -56,9 +56,10 @@ class _Tuner:
 
     # -- the choice ------------------------------------------------------------------------------------
     @staticmethod
-    def key(backend, x, w, stride, padding, dilation, groups):
-        return "|".join(map(str, (x.shape, w.shape, stride, padding, dilation, groups, x.dtype.name)
-                            + backend.tuner_facts()))
+    def key(backend, direction, x_shape, w_shape, dtype, stride, padding, dilation, groups):
+        prefix = () if direction == "forward" else (direction,)  # forward keys as before: old caches stay valid
+        return "|".join(map(str, prefix + (tuple(x_shape), tuple(w_shape), stride, padding, dilation, groups,
+                                           dtype.name) + backend.tuner_facts()))
 
     def lookup(self, key):
         with self.lock:
@@ -120,15 +121,31 @@ def clear_autotune_cache():
 def conv2d(backend, x, w, bias, stride, padding, dilation, groups, algo):
     """conv2d on checked arguments: the algorithm asked for or, for "auto", the remembered or freshly timed
     winner (autotuning on) or the backend cost model's pick."""
-    def plan(a):
-        return backend.plan_conv2d(x.shape, w.shape, stride, padding, dilation, groups, x.dtype, a)
+    return _run(backend, "forward", x.shape, w.shape, x.dtype, stride, padding, dilation, groups, algo,
+                lambda p: backend.conv2d(p, x, w, bias, stride, padding, dilation, groups))
 
-    def run(p):
-        return backend.conv2d(p, x, w, bias, stride, padding, dilation, groups)
+
+def conv2d_backward_input(backend, grad_out, x_shape, w, stride, padding, dilation, groups, algo):
+    """conv2d's data gradient on checked arguments, its algorithm chosen as conv2d's."""
+    return _run(backend, "backward_input", x_shape, w.shape, w.dtype, stride, padding, dilation, groups, algo,
+                lambda p: backend.conv2d_backward_input(p, grad_out, w, x_shape, stride, padding, dilation, groups))
+
+
+def conv2d_backward_weight(backend, grad_out, x, w_shape, stride, padding, dilation, groups, algo):
+    """conv2d's weight gradient on checked arguments, its algorithm chosen as conv2d's."""
+    return _run(backend, "backward_weight", x.shape, w_shape, x.dtype, stride, padding, dilation, groups, algo,
+                lambda p: backend.conv2d_backward_weight(p, grad_out, x, w_shape, stride, padding, dilation, groups))
+
+
+def _run(backend, direction, x_shape, w_shape, dtype, stride, padding, dilation, groups, algo, run):
+    """run(plan) with the plan of `algo`, or of the algorithm "auto" resolves to for this direction."""
+    def plan(a):
+        return backend.plan_conv2d(x_shape, w_shape, stride, padding, dilation, groups, dtype, a,
+                                   direction=direction)
 
     if algo != "auto" or not _tuner.enabled:
         return run(plan(algo))
-    key = _tuner.key(backend, x, w, stride, padding, dilation, groups)
+    key = _tuner.key(backend, direction, x_shape, w_shape, dtype, stride, padding, dilation, groups)
     remembered = _tuner.lookup(key)
     if remembered in backend.algorithms:
         return run(plan(remembered))

@@ -2,7 +2,8 @@
 
 A backend wraps one compiled module (`_cpu` now; `_cuda` and `_cuda_emu` when they exist). Every module
 has the same operation names (conv2d_<algo>, conv2d_plan, max_pool2d, avg_pool2d, lp_pool2d,
-feature_lp_pool, local_contrast_norm), and each backend says what it has: its convolution algorithms,
+feature_lp_pool, local_contrast_norm; conv2d_backward_input_<algo>, conv2d_backward_weight_<algo>,
+conv2d_backward_bias and <pool or lcn>_backward), and each backend says what it has: its convolution algorithms,
 its dtypes, its array kind, and the facts that key an autotuning choice.
 
 Every public function takes backend=None (the backend that owns the arrays) or a backend name. The
@@ -42,20 +43,44 @@ class Backend:
                             f"got {type(a).__name__}")
         return _args.check_array(a, op, name, ndim, like)
 
+    def check_indices(self, a, op, name, shape):
+        """`a` as max_pool2d's indices: an int64 C-contiguous array of this backend's kind and of `shape`."""
+        if not self.owns(a):
+            raise TypeError(f"{op}: {name} must be a {_kind_name(self.array_kind)} for backend {self.name!r}, "
+                            f"got {type(a).__name__}")
+        if a.dtype != np.int64:
+            raise TypeError(f"{op}: {name} must be int64 (as max_pool2d returns them), got dtype {a.dtype}")
+        if tuple(a.shape) != tuple(shape):
+            raise ValueError(f"{op}: {name} must have the forward output's shape {tuple(shape)}, "
+                             f"got {tuple(a.shape)}")
+        return np.ascontiguousarray(a)
+
     def run(self, op, *args):
         """The module's kernel `op` on checked arrays and normalised arguments."""
         return getattr(self.module, op)(*args)
 
     # -- convolution -------------------------------------------------------------------------------------
-    def plan_conv2d(self, x_shape, w_shape, stride, padding, dilation, groups, dtype, algo, **force):
-        """The module's plan for this geometry: what conv2d_<plan.algo> runs ("auto": the cost model's pick)."""
+    def plan_conv2d(self, x_shape, w_shape, stride, padding, dilation, groups, dtype, algo, direction="forward",
+                    **force):
+        """The module's plan for this geometry and direction ("forward", "backward_input" or
+        "backward_weight"): what runs ("auto": the cost model's pick)."""
         return self.module.conv2d_plan(x_shape, w_shape, stride, padding, dilation, groups, algo,
-                                       np.dtype(dtype).itemsize, **force)
+                                       np.dtype(dtype).itemsize, direction=direction, **force)
 
     def conv2d(self, plan, x, weight, bias, stride, padding, dilation, groups):
-        """Runs a plan of plan_conv2d on checked arrays."""
+        """Runs a forward plan of plan_conv2d on checked arrays."""
         kernel = getattr(self.module, "conv2d_" + plan.algo)
         return kernel(x, weight, bias, stride, padding, dilation, groups, plan)
+
+    def conv2d_backward_input(self, plan, grad_out, weight, x_shape, stride, padding, dilation, groups):
+        """Runs a backward_input plan: the gradient with respect to x."""
+        kernel = getattr(self.module, "conv2d_backward_input_" + plan.algo)
+        return kernel(grad_out, weight, x_shape, stride, padding, dilation, groups, plan)
+
+    def conv2d_backward_weight(self, plan, grad_out, x, w_shape, stride, padding, dilation, groups):
+        """Runs a backward_weight plan: the gradient with respect to weight."""
+        kernel = getattr(self.module, "conv2d_backward_weight_" + plan.algo)
+        return kernel(grad_out, x, w_shape, stride, padding, dilation, groups, plan)
 
     # -- the machine -------------------------------------------------------------------------------------
     def num_threads(self):

@@ -51,14 +51,74 @@ def _conv_algo(op, backend, algo):
     return algo
 
 
-def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32",
-                algo="auto", backend=None):
-    """What conv2d would do for these shapes, without running it.
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, algo="auto",
+                    needs=("input", "weight", "bias"), backend=None):
+    """The gradients of conv2d(x, weight, bias, stride, padding, dilation, groups) given grad_out, the
+    gradient of its output (N, K, P, Q).
 
-    Returns a dict: "algo" (the algorithm run, with "auto" resolved by the cost model), "output_shape"
-    and "workspace_bytes" (extra memory the algorithm allocates with the current thread count). When the
-    algorithm is "fft" it also holds the FFT plan, as fft_plan_info describes. backend: None ("cpu") or
-    a backend name.
+    Returns (grad_input, grad_weight, grad_bias) of the shapes of x, weight and bias, with None for each
+    that `needs` (a subset of "input", "weight", "bias") leaves out. algo: "auto" (chosen per gradient by
+    the cost model, or by autotuning) or one algorithm for both gradients: "direct", "im2col", "fft". The
+    data gradient runs as one stride-1 convolution of grad_out with the flipped weight, its taps split by
+    the input phase they reach when stride > 1 (so a stride costs no zero-stuffed work); the weight
+    gradient as a correlation of x with grad_out (conv2d_plan(direction=...) says what runs).
+    """
+    op = "conv2d_backward"
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    weight = b.check_array(weight, op, "weight", 4, like=x)
+    needs = _needs(op, needs)
+    stride, padding, dilation, groups = _conv_args(op, weight.shape, stride, padding, dilation, groups)
+    algo = _conv_algo(op, b, algo)
+    out_shape = tuple(b.plan_conv2d(x.shape, weight.shape, stride, padding, dilation, groups, x.dtype,
+                                    "direct").info()["output_shape"])
+    grad_out = _grad_out(op, b, grad_out, x, out_shape)
+    gx = gw = gb = None
+    if "input" in needs:
+        gx = _autotune.conv2d_backward_input(b, grad_out, x.shape, weight, stride, padding, dilation, groups, algo)
+    if "weight" in needs:
+        gw = _autotune.conv2d_backward_weight(b, grad_out, x, weight.shape, stride, padding, dilation, groups,
+                                              algo)
+    if "bias" in needs:
+        gb = b.run("conv2d_backward_bias", grad_out)
+    return gx, gw, gb
+
+
+_NEEDS = ("input", "weight", "bias")
+
+
+def _needs(op, needs):
+    if isinstance(needs, str):
+        needs = (needs,)
+    try:
+        needs = tuple(needs)
+    except TypeError:
+        raise TypeError(f"{op}: needs must be a subset of {_NEEDS}, got {needs!r}") from None
+    for n in needs:
+        if not isinstance(n, str) or n not in _NEEDS:
+            raise ValueError(f"{op}: needs must be a subset of {_NEEDS}, got {needs!r}")
+    return needs
+
+
+def _grad_out(op, backend, grad_out, x, expected_shape):
+    """grad_out checked: x's array kind and dtype, the forward output's shape."""
+    grad_out = backend.check_array(grad_out, op, "grad_out", 4, like=x)
+    if tuple(grad_out.shape) != tuple(expected_shape):
+        raise ValueError(f"{op}: grad_out must have the forward output's shape {tuple(expected_shape)}, "
+                         f"got {tuple(grad_out.shape)}")
+    return grad_out
+
+
+def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32",
+                algo="auto", backend=None, direction="forward"):
+    """What conv2d (or one gradient of conv2d_backward) would do for these shapes, without running it.
+
+    direction: "forward", "backward_input" (the gradient with respect to x) or "backward_weight".
+    Returns a dict: "algo" (the algorithm run, with "auto" resolved by the cost model), "direction",
+    "output_shape" (of what is computed: y, grad_input or grad_weight) and "workspace_bytes" (extra memory
+    the algorithm allocates with the current thread count). When the algorithm is "fft" it also holds the
+    FFT plan, as fft_plan_info describes (for a gradient: of the FFT convolution it runs, see
+    conv2d_backward). backend: None ("cpu") or a backend name.
     """
     op = "conv2d_plan"
     b = get_backend("cpu" if backend is None else backend)
@@ -69,7 +129,13 @@ def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1
         raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
     stride, padding, dilation, groups = _conv_args(op, weight_shape, stride, padding, dilation, groups)
     algo = _conv_algo(op, b, algo)
-    return b.plan_conv2d(x_shape, weight_shape, stride, padding, dilation, groups, dtype, algo).info()
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"{op}: direction must be one of {_DIRECTIONS}, got {direction!r}")
+    return b.plan_conv2d(x_shape, weight_shape, stride, padding, dilation, groups, dtype, algo,
+                         direction=direction).info()
+
+
+_DIRECTIONS = ("forward", "backward_input", "backward_weight")
 
 
 def fft_plan_info(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32", backend=None):
@@ -191,6 +257,11 @@ def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4, backend=None):
     op = "local_contrast_norm"
     b = backend_for(x, op, backend)
     x = b.check_array(x, op, "x", 4)
+    kernel_size, sigma, eps = _lcn_args(op, kernel_size, sigma, eps)
+    return b.run(op, x, kernel_size, sigma, eps)
+
+
+def _lcn_args(op, kernel_size, sigma, eps):
     kernel_size = _args.to_int(kernel_size, op, "kernel_size")
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"{op}: kernel_size must be a positive odd integer, got {kernel_size}")
@@ -198,4 +269,98 @@ def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4, backend=None):
     eps = _args.to_real(eps, op, "eps")
     if not (eps >= 0 and math.isfinite(eps)):
         raise ValueError(f"{op}: eps must be a non-negative finite number, got {eps!r}")
-    return b.run(op, x, kernel_size, sigma, eps)
+    return kernel_size, sigma, eps
+
+
+# -- backward passes of pooling and LCN: f_backward(grad_out, x, <f's arguments>) -> grad of x ------------
+#
+# Each takes the forward's arguments in the same order and with the same keywords, checks them as the
+# forward does, and checks grad_out against the forward output's shape.
+
+def _pool_output_shape(x, kernel, stride, padding, dilation, ceil_mode):
+    def size(n, k, s, p, d):
+        span = n + 2 * p - d * (k - 1) - 1
+        out = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (out - 1) * s >= n + p:
+            out -= 1
+        return out
+    return (x.shape[0], x.shape[1], size(x.shape[2], kernel[0], stride[0], padding[0], dilation[0]),
+            size(x.shape[3], kernel[1], stride[1], padding[1], dilation[1]))
+
+
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                        indices=None, backend=None):
+    """The gradient of max_pool2d: each grad_out element goes to its window's maximum (the first in window
+    order, or the last NaN, as PyTorch); overlapping windows add up.
+
+    indices: the int64 array of max_pool2d(..., return_indices=True) (used as given), or None to find the
+    maxima again from x.
+    """
+    op = "max_pool2d_backward"
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, padding, dilation)
+    out_shape = _pool_output_shape(x, kernel, stride, padding, dilation, bool(ceil_mode))
+    grad_out = _grad_out(op, b, grad_out, x, out_shape)
+    if indices is not None:
+        indices = b.check_indices(indices, op, "indices", out_shape)
+    return b.run(op, grad_out, x, kernel, stride, padding, dilation, bool(ceil_mode), indices)
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None, backend=None):
+    """The gradient of avg_pool2d: each grad_out element spread over its window, divided as the forward
+    divides."""
+    op = "avg_pool2d_backward"
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    kernel, stride, padding, _ = _pool_args(op, kernel_size, stride, padding, 1)
+    if divisor_override is not None:
+        divisor_override = _args.to_int(divisor_override, op, "divisor_override")
+        if divisor_override < 1:
+            raise ValueError(f"{op}: divisor_override must be a positive integer or None, got {divisor_override}")
+    grad_out = _grad_out(op, b, grad_out, x, _pool_output_shape(x, kernel, stride, padding, (1, 1),
+                                                                bool(ceil_mode)))
+    return b.run(op, grad_out, x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad),
+                 divisor_override)
+
+
+def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None, ceil_mode=False, backend=None):
+    """The gradient of lp_pool2d: grad_out * (x / y) ** (p - 1) for each element x of a window with output
+    y; 0 where y is 0 (a window whose sum is clamped or zero)."""
+    op = "lp_pool2d_backward"
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    p = _args.positive_finite(norm_type, op, "norm_type")
+    kernel, stride, _, _ = _pool_args(op, kernel_size, stride, 0, 1)
+    grad_out = _grad_out(op, b, grad_out, x, _pool_output_shape(x, kernel, stride, (0, 0), (1, 1),
+                                                                bool(ceil_mode)))
+    return b.run(op, grad_out, x, p, kernel, stride, bool(ceil_mode))
+
+
+def feature_lp_pool_backward(grad_out, x, norm_type, width, stride=None, backend=None):
+    """The gradient of feature_lp_pool, as lp_pool2d_backward's across channels."""
+    op = "feature_lp_pool_backward"
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    p = _args.positive_finite(norm_type, op, "norm_type")
+    width = _args.to_int(width, op, "width")
+    if not 1 <= width <= x.shape[1]:
+        raise ValueError(f"{op}: width must be in [1, C={x.shape[1]}], got {width}")
+    stride = width if stride is None else _args.to_int(stride, op, "stride")
+    if stride < 1:
+        raise ValueError(f"{op}: stride must be positive, got {stride}")
+    out_shape = (x.shape[0], (x.shape[1] - width) // stride + 1, x.shape[2], x.shape[3])
+    grad_out = _grad_out(op, b, grad_out, x, out_shape)
+    return b.run(op, grad_out, x, p, width, stride)
+
+
+def local_contrast_norm_backward(grad_out, x, kernel_size=9, sigma=2.0, eps=1e-4, backend=None):
+    """The gradient of local_contrast_norm, through the branch of max(sigma_map, mean of sigma_map, eps)
+    that the forward takes at each pixel (sigma_map on a tie; its mean over eps on a tie)."""
+    op = "local_contrast_norm_backward"
+    b = backend_for(x, op, backend)
+    x = b.check_array(x, op, "x", 4)
+    kernel_size, sigma, eps = _lcn_args(op, kernel_size, sigma, eps)
+    grad_out = _grad_out(op, b, grad_out, x, x.shape)
+    return b.run(op, grad_out, x, kernel_size, sigma, eps)

@@ -226,4 +226,15 @@ inline LcnShape make_lcn_shape(const Dims4& x, int64_t R, double sigma, double e
   return LcnShape{x.n, x.c, x.h, x.w, R, sigma, eps};
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Backward passes: the gradient of the output has the forward output's dims.
+
+inline void check_grad_out(const std::string& op, const Dims4& grad_out, const Dims4& expected) {
+  if (grad_out.n != expected.n || grad_out.c != expected.c || grad_out.h != expected.h ||
+      grad_out.w != expected.w) {
+    throw ArgumentError(op + ": grad_out must have the forward output's shape " + detail::dims_str(expected) +
+                        ", got " + detail::dims_str(grad_out));
+  }
+}
+
 }  // namespace ck

@@ -1,4 +1,4 @@
-// lp.hpp: the power and root of Lp pooling, shared by lp_pool2d and feature_lp_pool (CPU and CUDA).
+// lp.hpp: the power, root and derivative of Lp pooling, shared by lp_pool2d and feature_lp_pool (CPU and CUDA).
 //
 // out = (sum of x**p) ** (1/p), a negative sum clamped to 0 (as PyTorch). p = 1 and p = 2 take exact
 // fast paths; any other p uses std::pow (so a negative x with a fractional p gives NaN, as x**p does).
@@ -33,6 +33,18 @@ struct LpNorm {
       case one: return sum;
       case two: return std::sqrt(sum);
       default: return static_cast<T>(std::pow(sum, static_cast<T>(1.0 / p)));
+    }
+  }
+
+  // d out / d x for an element x of a window whose output is out = root(sum): (x / out)^(p-1); 0 where out is
+  // 0 (the sum clamped, or all zeros: no direction increases it), NaN where out is NaN.
+  template <typename T>
+  CK_HD T derivative(T x, T out) const {
+    if (!(out > T(0))) return out != out ? out : T(0);
+    switch (kind) {
+      case one: return T(1);
+      case two: return x / out;
+      default: return static_cast<T>(std::pow(x / out, static_cast<T>(p - 1)));
     }
   }
 };

@@ -89,6 +89,76 @@ struct Conv2dShape {
 };
 
 // ---------------------------------------------------------------------------------------------------------
+// conv2d's data gradient as a stride-1 convolution (what every algorithm of conv2d_backward_input runs).
+//
+// Along one dimension (stride s, dilation d, padding lo, R taps, P outputs) input i receives
+//   gx[i] = sum over (o, r) with o*s + r*d - lo == i of gy[o] * w[r].
+// Write i + lo = m*s + a with its phase a in [0, s): tap r reaches phase (r*d) mod s at offset
+// q_r = (r*d) div s, so each phase is a stride-1 correlation
+//   gx_a[m] = sum over the taps r of phase a of gy[m - q_r] * w[r],
+// that of gy zero-padded by E = max q_r on both sides with the flipped sub-kernel of those taps: M = P + E
+// outputs m per phase. When s divides d the taps (all of phase 0) lie d/s apart, and the sub-kernel keeps R
+// taps at dilation d/s; otherwise it is dense, E + 1 taps (zeros where no tap falls: none when d = 1).
+// Phases that no tap falls on (kernel smaller than the stride, or d a multiple of it) receive no gradient
+// and are left out. Across channels this is one stride-1 convolution of gy (K channels) whose C x phases
+// output channels are the input channels' phases: the polyphase split of the forward FFT, run backwards.
+struct GradPhases {
+  int64_t stride, dil;  // the forward's
+  int64_t taps;         // of each phase's sub-kernel
+  int64_t sub_dil;      // its dilation
+  int64_t extent;       // E = (taps - 1) * sub_dil
+  int64_t out;          // M = P + E outputs per phase
+
+  CK_HD constexpr int64_t phase_of(int64_t r) const { return r * dil % stride; }
+  // Position of tap r in its phase's flipped sub-kernel.
+  CK_HD constexpr int64_t sub_tap(int64_t r) const { return taps - 1 - r * dil / stride / sub_dil; }
+  // Whether some tap of the R falls on phase a.
+  CK_HD constexpr bool used(int64_t a, int64_t R) const {
+    for (int64_t r = 0; r < R; ++r) {
+      if (phase_of(r) == a) return true;
+    }
+    return false;
+  }
+  CK_HD constexpr int64_t phases_used(int64_t R) const {
+    int64_t n = 0;
+    for (int64_t a = 0; a < stride; ++a) n += used(a, R) ? 1 : 0;
+    return n;
+  }
+};
+
+CK_HD constexpr GradPhases grad_phases(int64_t R, int64_t P, int64_t stride, int64_t dil) {
+  const int64_t sub_dil = dil % stride == 0 ? dil / stride : 1;
+  const int64_t extent = (R - 1) * dil / stride;  // max q_r; a multiple of sub_dil
+  return GradPhases{stride, dil, extent / sub_dil + 1, sub_dil, extent, P + extent};
+}
+
+// The stride-1 convolution of conv2d's data gradient: input gy (N x K x P x Q, zero-padded by E on each
+// side, explicitly when padded_input, else as the convolution's padding), weight C*phases x K/groups x
+// taps_h x taps_w, output N x C*phases x M_h x M_w, same groups.
+CK_HD constexpr Conv2dShape grad_input_problem(const Conv2dShape& s, bool padded_input) {
+  const GradPhases ph = grad_phases(s.R, s.P, s.stride_h, s.dil_h);
+  const GradPhases pw = grad_phases(s.S, s.Q, s.stride_w, s.dil_w);
+  const int64_t eh = padded_input ? 0 : ph.extent, ew = padded_input ? 0 : pw.extent;
+  const int64_t H = padded_input ? s.P + 2 * ph.extent : s.P, W = padded_input ? s.Q + 2 * pw.extent : s.Q;
+  return Conv2dShape{s.N,      s.K,       H,      W,  s.C * ph.phases_used(s.R) * pw.phases_used(s.S),
+                     ph.taps,  pw.taps,   s.groups, 1, 1,
+                     eh,       eh,        ew,     ew, ph.sub_dil,
+                     pw.sub_dil, ph.out,  pw.out};
+}
+
+// conv2d's weight gradient of one group as a forward convolution: gw[k, c, r, t] = sum over n, o of
+// gy[n, k, o] x[n, c, o*stride + r*dil - pad] is the correlation of x with gy where images and channels
+// trade places (input x^T: C/g x N x H x W, weight gy^T: K/g x N x P x Q) and stride and dilation trade
+// places too; its output C/g x K/g x P' x Q' holds gw^T in its first R x S pixels (P' >= R: the bottom and
+// right padding may leave a few more).
+CK_HD constexpr Conv2dShape grad_weight_problem(const Conv2dShape& s) {
+  const int64_t P = output_size(s.H, s.P, s.dil_h, s.pad_top, s.pad_bottom, s.stride_h, false);
+  const int64_t Q = output_size(s.W, s.Q, s.dil_w, s.pad_left, s.pad_right, s.stride_w, false);
+  return Conv2dShape{s.C / s.groups, s.N, s.H, s.W, s.K / s.groups, s.P, s.Q, 1, s.dil_h, s.dil_w,
+                     s.pad_top, s.pad_bottom, s.pad_left, s.pad_right, s.stride_h, s.stride_w, P, Q};
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Spatial pooling (max, average, Lp): one window of R x S taps per output pixel, per channel.
 
 struct Pool2dShape {
