@@ -57,8 +57,18 @@ void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t d
                          T* gx) {
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, 1), cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, 1);
   const Scales<T> scale(s, count_include_pad, divisor_override);
-  pool::scatter_windows(s, rows, cols, gy, gx,
-                        [&](int64_t, int64_t o, int64_t) { return scale.h[o / s.Q] * scale.w[o % s.Q]; });
+  const int64_t planes = s.N * s.C, PQ = s.P * s.Q;
+  std::vector<T> scaled(planes * PQ);
+#pragma omp parallel for schedule(static) num_threads(threads_for(planes * PQ / 16384))
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    for (int64_t p = 0; p < s.P; ++p) {
+      for (int64_t q = 0; q < s.Q; ++q) {
+        const int64_t o = plane * PQ + p * s.Q + q;
+        scaled[o] = gy[o] * (scale.h[p] * scale.w[q]);
+      }
+    }
+  }
+  pool::scatter_sum(s, rows, cols, scaled.data(), gx);
 }
 
 template void avg_pool2d_backward<float>(const Pool2dShape&, bool, int64_t, const float*, float*);

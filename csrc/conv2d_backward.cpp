@@ -10,8 +10,8 @@
 // grad_weight, gw[k, c, r, t] = sum over n, p, q of gy[n, k, p, q] x[n, c, p*sh + r*dh - pt, q*sw + t*dw - pl]:
 // - direct: that sum as written, one dot product per weight element over the rows and columns where the
 //   shifted input lies inside the image;
-// - im2col: per group one GEMM, gw[K/g x (C/g)RS] = gy^T[K/g x N*PQ] . col^T[N*PQ x (C/g)RS], the column
-//   matrix's transpose packed straight from x by a packer (never stored whole);
+// - im2col: per group gw^T[(C/g)RS x K/g] = col[(C/g)RS x N*PQ] . gy^T[N*PQ x K/g], GEMMs over fixed blocks of
+//   the batch's pixels (the column matrix is built one block at a time, by runs of rows of x);
 // - fft: the forward FFT convolution of shapes.hpp's grad_weight_problem (images and channels traded) per
 //   group.
 // grad_bias: each channel's sum over the batch and pixels, accumulated in double.
@@ -51,7 +51,8 @@ struct PhaseList {
   std::vector<int64_t> used;   // phases a in [0, stride) with taps
   std::vector<int64_t> index;  // index[a] in `used`, or -1
 
-  PhaseList(int64_t R, int64_t P, int64_t stride, int64_t dil) : g(grad_phases(R, P, stride, dil)), index(stride, -1) {
+  PhaseList(int64_t in, int64_t R, int64_t P, int64_t stride, int64_t pad, int64_t dil)
+      : g(grad_phases(in, R, P, stride, pad, dil)), index(stride, -1) {
     for (int64_t a = 0; a < stride; ++a) {
       if (g.used(a, R)) {
         index[a] = static_cast<int64_t>(used.size());
@@ -63,12 +64,19 @@ struct PhaseList {
 
 template <typename T>
 void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, const T* gy, const T* w, T* gx) {
-  const bool pad_explicitly = algo != ConvAlgo::fft;
+  const PhaseList ph(s.H, s.R, s.P, s.stride_h, s.pad_top, s.dil_h);
+  const PhaseList pw(s.W, s.S, s.Q, s.stride_w, s.pad_left, s.dil_w);
+  if (s.N == 0 || s.C == 0) return;
+  if (ph.g.out <= 0 || pw.g.out <= 0 || s.K == 0) {  // every output window lies in the padding
+    std::fill(gx, gx + s.input().numel(), T(0));
+    return;
+  }
+  // The spatial kernels read gy padded beforehand (their fast paths are the unpadded ones); fft pads it as
+  // the convolution's padding when no pad is negative.
+  const bool pad_explicitly = algo != ConvAlgo::fft || !grad_input_pads_gy(s);
   const Conv2dShape t = grad_input_problem(s, pad_explicitly);
-  const PhaseList ph(s.R, s.P, s.stride_h, s.dil_h), pw(s.S, s.Q, s.stride_w, s.dil_w);
   const int64_t Ah = ph.used.size(), Aw = pw.used.size(), Cg = s.C_per_group(), Kg = s.K_per_group();
   const int64_t HW = s.H * s.W;
-  if (s.N == 0) return;
 
   // Weight: row (c*Ah + ih)*Aw + iw holds, for each k of c's group, the flipped taps of phases (ih, iw).
   std::vector<T> wt(t.K * Kg * t.R * t.S, T(0));
@@ -86,17 +94,24 @@ void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, c
     }
   }
 
-  // Input: gy, zero-padded by the extents when the kernel reads it unpadded.
+  // Input: gy, or its rows [-pad_before, P + pad_after) (zeros outside gy) when padded beforehand.
   std::vector<T> padded;
   const T* in = gy;
-  if (pad_explicitly && (ph.g.extent > 0 || pw.g.extent > 0)) {
+  const bool copy = pad_explicitly && (ph.g.pad_before != 0 || ph.g.pad_after != 0 || pw.g.pad_before != 0 ||
+                                       pw.g.pad_after != 0);
+  if (copy) {
     padded.assign(t.N * t.C * t.H * t.W, T(0));
+    const int64_t rb = ph.g.pad_before, cb = pw.g.pad_before;
+    const int64_t p0 = std::max<int64_t>(0, -rb), p1 = std::min<int64_t>(s.P, t.H - rb);
+    const int64_t q0 = std::max<int64_t>(0, -cb), q1 = std::min<int64_t>(s.Q, t.W - cb);
     const int64_t planes = s.N * s.K;
 #pragma omp parallel for schedule(static) num_threads(threads_for(planes * t.H * t.W / 16384))
     for (int64_t i = 0; i < planes; ++i) {
-      for (int64_t p = 0; p < s.P; ++p) {
-        std::memcpy(&padded[(i * t.H + p + ph.g.extent) * t.W + pw.g.extent], gy + (i * s.P + p) * s.Q,
-                    sizeof(T) * s.Q);
+      for (int64_t p = p0; p < p1; ++p) {
+        if (q1 > q0) {
+          std::memcpy(&padded[(i * t.H + p + rb) * t.W + q0 + cb], gy + (i * s.P + p) * s.Q + q0,
+                      sizeof(T) * (q1 - q0));
+        }
       }
     }
     in = padded.data();
@@ -105,12 +120,14 @@ void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, c
   std::vector<T> out(t.N * t.K * t.P * t.Q);
   run_forward(algo, t, fft, in, wt.data(), out.data());
 
-  // Interleave: gx[n, c, i, j] = out[n, (c*Ah + ih)*Aw + iw, m, l] where i + pad_top = m*stride_h + used[ih]
-  // and j + pad_left = l*stride_w + used[iw]; 0 where no tap reaches (unused phase, or m, l past the output).
+  // Interleave: gx[n, c, i, j] = out[n, (c*Ah + ih)*Aw + iw, m - m_lo, l - l_lo] where i + pad_top =
+  // m*stride_h + used[ih] and j + pad_left = l*stride_w + used[iw]; 0 where no tap reaches (an unused
+  // phase, or m, l outside the outputs computed).
   std::vector<int64_t> col_src(s.W);  // offset of (iw, l) in a channel's phase block, or -1
   for (int64_t j = 0; j < s.W; ++j) {
-    const int64_t a = (j + s.pad_left) % s.stride_w, l = (j + s.pad_left) / s.stride_w, iw = pw.index[a];
-    col_src[j] = iw < 0 || l >= t.Q ? -1 : iw * t.P * t.Q + l;
+    const int64_t a = (j + s.pad_left) % s.stride_w, l = (j + s.pad_left) / s.stride_w - pw.g.m_lo;
+    const int64_t iw = pw.index[a];
+    col_src[j] = iw < 0 || l < 0 || l >= t.Q ? -1 : iw * t.P * t.Q + l;
   }
   const int64_t planes = s.N * s.C;
 #pragma omp parallel for schedule(static) num_threads(threads_for(planes * HW / 16384))
@@ -118,9 +135,10 @@ void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, c
     T* gx_c = gx + i * HW;
     const T* block = out.data() + i * Ah * Aw * t.P * t.Q;  // the phase channels of input channel i % C
     for (int64_t h = 0; h < s.H; ++h) {
-      const int64_t a = (h + s.pad_top) % s.stride_h, m = (h + s.pad_top) / s.stride_h, ih = ph.index[a];
+      const int64_t a = (h + s.pad_top) % s.stride_h, m = (h + s.pad_top) / s.stride_h - ph.g.m_lo;
+      const int64_t ih = ph.index[a];
       T* row = gx_c + h * s.W;
-      if (ih < 0 || m >= t.P) {
+      if (ih < 0 || m < 0 || m >= t.P) {
         std::fill(row, row + s.W, T(0));
         continue;
       }
@@ -131,48 +149,44 @@ void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, c
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// grad_weight, im2col: the packer of col^T
+// grad_weight, im2col: columns of the batch
 
-// The virtual matrix col^T of one group: row j = (n, p, q), an output pixel of the batch; column (c, r, t),
-// a tap of the group's channel c; entry x[n, c0 + c, p*sh + r*dh - pt, q*sw + t*dw - pl] (0 in the padding).
+constexpr int64_t kColChunkElems = int64_t(1) << 21;  // a column block holds at most this many elements
+
+// col[(c, r, t), j - j0] = x[n, c0 + c, p*sh + r*dh - pt, q*sw + t*dw - pl] for the batch's output pixels
+// j = (n, p, q) in [j0, j1) (0 in the padding): the rows of the column matrix of one group, each written as
+// runs along q.
 template <typename T>
-class ColTPacker final : public BPacker<T> {
- public:
-  ColTPacker(const Conv2dShape& s, const T* x, int64_t c0) : s_(s), x_(x) {
-    const int64_t depth = s.C_per_group() * s.R * s.S;
-    tap_c_.resize(depth);
-    tap_h_.resize(depth);
-    tap_w_.resize(depth);
-    for (int64_t col = 0; col < depth; ++col) {
-      tap_c_[col] = (c0 + col / (s.R * s.S)) * s.H * s.W;
-      tap_h_[col] = col / s.S % s.R * s.dil_h;
-      tap_w_[col] = col % s.S * s.dil_w;
-    }
-  }
-
-  void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t nr, T* panel) const override {
-    const Conv2dShape& s = s_;
-    const int64_t PQ = s.P * s.Q, CHW = s.C * s.H * s.W;
-    for (int64_t p = 0; p < kc; ++p) {
-      const int64_t j = k0 + p, n = j / PQ, oh = j % PQ / s.Q, ow = j % s.Q;
-      const int64_t ih0 = oh * s.stride_h - s.pad_top, iw0 = ow * s.stride_w - s.pad_left;
-      const T* xn = x_ + n * CHW;
-      for (int64_t jj = 0; jj < round_up(nc, nr); ++jj) {
-        T v = T(0);
-        if (jj < nc) {
-          const int64_t col = n0 + jj, ih = ih0 + tap_h_[col], iw = iw0 + tap_w_[col];
-          if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W) v = xn[tap_c_[col] + ih * s.W + iw];
+void columns(const Conv2dShape& s, const T* x, int64_t c0, int64_t j0, int64_t j1, T* col) {
+  const int64_t depth = s.C_per_group() * s.R * s.S, PQ = s.P * s.Q, width = j1 - j0, HW = s.H * s.W;
+#pragma omp parallel for schedule(static) num_threads(threads_for(depth * width / 16384))
+  for (int64_t row = 0; row < depth; ++row) {
+    const int64_t c = row / (s.R * s.S), r = row / s.S % s.R, t = row % s.S;
+    const int64_t off_h = r * s.dil_h - s.pad_top, off_w = t * s.dil_w - s.pad_left;
+    int64_t q_lo, q_hi;  // columns whose tap lies inside the image
+    inside_range(off_w, s.stride_w, s.W, s.Q, &q_lo, &q_hi);
+    T* out = col + row * width;
+    for (int64_t j = j0; j < j1;) {  // one run: the rest of output row (n, p) within [j0, j1)
+      const int64_t n = j / PQ, p = j % PQ / s.Q, q = j % s.Q, end = std::min(j1 - j + q, s.Q);
+      T* o = out + (j - j0) - q;  // o[q] is column (n, p, q)
+      const int64_t ih = p * s.stride_h + off_h;
+      if (ih < 0 || ih >= s.H) {
+        std::fill(o + q, o + end, T(0));
+      } else {
+        const T* x_row = x + (n * s.C + c0 + c) * HW + ih * s.W + off_w;
+        const int64_t a = std::min(std::max(q, q_lo), end), b = std::max(a, std::min(end, q_hi));
+        std::fill(o + q, o + a, T(0));
+        if (s.stride_w == 1) {
+          std::memcpy(o + a, x_row + a, sizeof(T) * (b - a));
+        } else {
+          for (int64_t v = a; v < b; ++v) o[v] = x_row[v * s.stride_w];
         }
-        panel[packed_b_offset(p, jj, kc, nr)] = v;
+        std::fill(o + b, o + end, T(0));
       }
+      j += end - q;
     }
   }
-
- private:
-  const Conv2dShape& s_;
-  const T* x_;
-  std::vector<int64_t> tap_c_, tap_h_, tap_w_;
-};
+}
 
 }  // namespace
 
@@ -237,15 +251,29 @@ void conv2d_backward_weight_im2col(const Conv2dShape& s, const T* gy, const T* x
     std::fill(gw, gw + s.K * depth, T(0));
     return;
   }
-  // gy^T: row k holds gy[n, k, :, :] for n = 0 .. N-1, one after another.
-  std::vector<T> gyt(s.K * NPQ);
+  // gy^T: NPQ x K, row j = (n, p, q) holding gy[n, :, p, q].
+  std::vector<T> gyt(NPQ * s.K);
 #pragma omp parallel for schedule(static) num_threads(threads_for(s.K * NPQ / 16384))
-  for (int64_t k = 0; k < s.K; ++k) {
-    for (int64_t n = 0; n < s.N; ++n) std::memcpy(&gyt[k * NPQ + n * PQ], gy + (n * s.K + k) * PQ, sizeof(T) * PQ);
+  for (int64_t n = 0; n < s.N; ++n) {
+    for (int64_t k = 0; k < s.K; ++k) {
+      const T* src = gy + (n * s.K + k) * PQ;
+      T* dst = gyt.data() + n * PQ * s.K + k;
+      for (int64_t j = 0; j < PQ; ++j) dst[j * s.K] = src[j];
+    }
   }
+  // Per group, gw^T[(c, r, t) x K/g] = col[(c, r, t) x NPQ] . gy^T[NPQ x K/g], the pixels in fixed blocks.
+  const int64_t chunk = std::max<int64_t>(256, kColChunkElems / depth);
+  std::vector<T> col(depth * std::min(chunk, NPQ)), gwt(depth * Kg);
   for (int64_t g = 0; g < s.groups; ++g) {
-    const ColTPacker<T> packer(s, x, g * Cg);
-    gemm_packed_b<T>(Kg, depth, NPQ, gyt.data() + g * Kg * NPQ, NPQ, packer, gw + g * Kg * depth, depth, false);
+    for (int64_t j0 = 0; j0 < NPQ; j0 += chunk) {
+      const int64_t j1 = std::min(NPQ, j0 + chunk);
+      columns(s, x, g * Cg, j0, j1, col.data());
+      gemm<T>(depth, Kg, j1 - j0, col.data(), j1 - j0, gyt.data() + j0 * s.K + g * Kg, s.K, gwt.data(), Kg, j0 > 0);
+    }
+    for (int64_t kl = 0; kl < Kg; ++kl) {
+      T* dst = gw + (g * Kg + kl) * depth;
+      for (int64_t row = 0; row < depth; ++row) dst[row] = gwt[row * Kg + kl];
+    }
   }
 }
 

@@ -80,9 +80,19 @@ Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<C
                        const Conv2dFftForce& force, ConvDirection direction) {
   const int64_t T = elem_bytes;
   if (direction == ConvDirection::backward_input) {
-    // The forward plan of the stride-1 problem it runs, plus its weight, padded input and output buffers.
-    Conv2dPlan plan = plan_conv2d(grad_input_problem(s, false), elem_bytes, algo, force);
-    const Conv2dShape t = grad_input_problem(s, plan.algo != ConvAlgo::fft);
+    // The forward plan of the stride-1 problem it runs (gy padded as the convolution's padding where it can
+    // be, as fft runs it), plus its weight, padded input and output buffers. No problem, no plan: every
+    // output window lies in the padding, the gradient is 0.
+    const Conv2dShape padded = grad_input_problem(s, true);
+    if (s.N == 0 || s.C == 0 || s.K == 0 || padded.P <= 0 || padded.Q <= 0) {
+      Conv2dPlan none;
+      none.direction = direction;
+      none.algo = algo ? *algo : ConvAlgo::direct;
+      return none;
+    }
+    const bool pads_gy = grad_input_pads_gy(s);
+    Conv2dPlan plan = plan_conv2d(grad_input_problem(s, !pads_gy), elem_bytes, algo, force);
+    const Conv2dShape t = grad_input_problem(s, plan.algo != ConvAlgo::fft || !pads_gy);
     if (plan.algo == ConvAlgo::im2col) plan.workspace_bytes = conv2d_im2col_workspace(t, elem_bytes);
     plan.direction = direction;
     plan.workspace_bytes += T * (t.weight().numel() + t.output().numel() +
@@ -95,6 +105,7 @@ Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<C
   if (direction == ConvDirection::backward_weight) {
     const Conv2dShape t = grad_weight_problem(s);
     plan.algo = algo ? *algo : choose_grad_weight_algo(s, elem_bytes, &plan.fft, &have_fft);
+    if (s.N == 0 || s.P * s.Q == 0) return plan;  // an empty batch: the gradient is 0, nothing to plan
     switch (plan.algo) {
       case ConvAlgo::direct: break;
       case ConvAlgo::im2col: plan.workspace_bytes = T * s.output().numel() + gemm_packing_bytes(T); break;

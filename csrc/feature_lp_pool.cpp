@@ -34,8 +34,9 @@ void feature_lp_pool(const FeaturePoolShape& s, double norm_type, const T* x, T*
 template void feature_lp_pool<float>(const FeaturePoolShape&, double, const float*, float*);
 template void feature_lp_pool<double>(const FeaturePoolShape&, double, const double*, double*);
 
-// gx[n, c] = sum over the output channels k whose window holds c of gy[n, k] * (x[n, c] / y[n, k])^(p-1),
-// y from the forward; images in parallel (windows overlap when stride < width).
+// gx[n, c] = sum over the output channels k whose window holds c of gy[n, k] * (x[n, c] / y[n, k])^(p-1)
+// (lp.hpp: x^(p-1) times the sum of gy / y^(p-1)), y from the forward; images in parallel (windows overlap
+// when stride < width).
 template <typename T>
 void feature_lp_pool_backward(const FeaturePoolShape& s, double norm_type, const T* gy, const T* x, T* gx) {
   const LpNorm norm(norm_type);
@@ -52,8 +53,11 @@ void feature_lp_pool_backward(const FeaturePoolShape& s, double norm_type, const
       for (int64_t c = k * s.stride; c < k * s.stride + s.width; ++c) {
         const T* x_c = x + (n * s.C + c) * HW;
         T* g = gx_n + c * HW;
-        for (int64_t i = 0; i < HW; ++i) g[i] += gy_k[i] * norm.derivative(x_c[i], y_k[i]);
+        for (int64_t i = 0; i < HW; ++i) g[i] += gy_k[i] * norm.output_factor(y_k[i]);
       }
+    }
+    for (int64_t i = 0; i < s.C * HW; ++i) {
+      if (gx_n[i] != T(0)) gx_n[i] *= norm.input_factor(x[n * s.C * HW + i]);  // untouched channels stay 0
     }
   }
 }

@@ -191,11 +191,12 @@ template <typename T>
 void local_contrast_norm(const LcnShape& s, const T* x, T* y) {
   const Window<T> win(s);
   const int64_t CHW = s.C * s.H * s.W;
-  // Images in parallel when there are enough of them, otherwise the threads share each image's loops.
+  // Images in parallel when there are enough of them, otherwise the threads share each image's loops (when
+  // an image is large enough to be worth sharing).
   const int outer = s.N >= num_threads() ? threads_for(s.N) : 1;
 #pragma omp parallel for schedule(static) num_threads(outer)
   for (int64_t n = 0; n < s.N; ++n) {
-    lcn_image(s, win.g, win.scale, x + n * CHW, y + n * CHW, threads_for(s.H * s.W));
+    lcn_image(s, win.g, win.scale, x + n * CHW, y + n * CHW, threads_for(s.C * s.H * s.W / 16384));
   }
 }
 
@@ -206,7 +207,7 @@ void local_contrast_norm_backward(const LcnShape& s, const T* gy, const T* x, T*
   const int outer = s.N >= num_threads() ? threads_for(s.N) : 1;
 #pragma omp parallel for schedule(static) num_threads(outer)
   for (int64_t n = 0; n < s.N; ++n) {
-    lcn_backward_image(s, win.g, win.scale, gy + n * CHW, x + n * CHW, gx + n * CHW, threads_for(s.H * s.W));
+    lcn_backward_image(s, win.g, win.scale, gy + n * CHW, x + n * CHW, gx + n * CHW, threads_for(s.C * s.H * s.W / 16384));
   }
 }
 

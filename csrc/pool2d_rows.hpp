@@ -298,25 +298,43 @@ void pool_planes(const Reducer& red, const Pool2dShape& s, const Taps& rows, con
   }
 }
 
-// The backward passes' scatter: gx (N x C x H x W) = 0, then for every output (p, q) of every plane and every
-// tap of its window inside the image, gx[i] += gy[p, q] * weight(plane, p*Q + q, i), i = ih*W + iw the
-// tap's input pixel. Planes in parallel, so no two threads touch one gx element.
-template <typename T, typename Weight>
-void scatter_windows(const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* gy, T* gx, Weight weight) {
-  const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes * PQ * s.R * s.S / 4096))
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    T* g = gx + plane * HW;
-    std::fill(g, g + HW, T(0));
-    const T* gy_c = gy + plane * PQ;
-    for (int64_t p = 0; p < s.P; ++p) {
-      for (int64_t q = 0; q < s.Q; ++q) {
-        const T d = gy_c[p * s.Q + q];
+// The backward passes' scatter: gx[i] = sum over the outputs o whose window holds input pixel i of src[o], for
+// every plane (src: N x C x P x Q, gx: N x C x H x W, overwritten), taps in the padding dropped. Separable
+// as the forward: a column pass adds each row of src to the rows of h (H x Q) its windows cover, a row pass
+// adds each h[ih, q] to the S input columns of window q. Planes in parallel, each in its own buffers.
+template <typename T>
+void scatter_sum(const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* src, T* gx) {
+  const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q, Q = s.Q;
+#pragma omp parallel num_threads(threads_for(planes * (HW + PQ * (s.R + s.S)) / 16384))
+  {
+    std::vector<T> h(s.H * Q);
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      const T* src_c = src + plane * PQ;
+      std::fill(h.begin(), h.end(), T(0));
+      for (int64_t p = 0; p < s.P; ++p) {  // column pass: h[ih, :] += src[p, :] for the window rows of p
         for (int64_t r = rows.lo[p]; r < rows.hi[p]; ++r) {
-          const int64_t ih = p * s.stride_h - s.pad_h + r * s.dil_h;
-          for (int64_t t = cols.lo[q]; t < cols.hi[q]; ++t) {
-            const int64_t i = ih * s.W + q * s.stride_w - s.pad_w + t * s.dil_w;
-            g[i] += d * weight(plane, p * s.Q + q, i);
+          T* h_row = h.data() + (p * s.stride_h - s.pad_h + r * s.dil_h) * Q;
+          const T* row = src_c + p * Q;
+          for (int64_t q = 0; q < Q; ++q) h_row[q] += row[q];
+        }
+      }
+      T* g = gx + plane * HW;
+      std::fill(g, g + HW, T(0));
+      for (int64_t ih = 0; ih < s.H; ++ih) {  // row pass: g[ih, q*sw - pw + t*dw] += h[ih, q]
+        const T* h_row = h.data() + ih * Q;
+        T* g_row = g + ih * s.W;
+        for (int64_t q = 0; q < Q; ++q) {  // border columns: their inside taps only
+          if (q == cols.inner_lo && cols.inner_lo < cols.inner_hi) q = cols.inner_hi;
+          if (q >= Q) break;
+          for (int64_t t = cols.lo[q]; t < cols.hi[q]; ++t) g_row[q * s.stride_w - s.pad_w + t * s.dil_w] += h_row[q];
+        }
+        for (int64_t t = 0; t < s.S; ++t) {  // interior columns, one tap at a time across them
+          T* out = g_row - s.pad_w + t * s.dil_w;
+          if (s.stride_w == 1) {
+            for (int64_t q = cols.inner_lo; q < cols.inner_hi; ++q) out[q] += h_row[q];
+          } else {
+            for (int64_t q = cols.inner_lo; q < cols.inner_hi; ++q) out[q * s.stride_w] += h_row[q];
           }
         }
       }

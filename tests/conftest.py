@@ -21,7 +21,9 @@ import pytest
 
 import cnnkernels as ck
 
-OPS = ("conv2d", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm")
+OPS = ("conv2d", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool", "local_contrast_norm",
+       "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward", "lp_pool2d_backward",
+       "feature_lp_pool_backward", "local_contrast_norm_backward")
 
 DTYPES = [np.float32, np.float64]
 

@@ -522,3 +522,256 @@ def pool_geometries(draw, dilation=True):
     if dilation:
         kwargs["dilation"] = _maybe_int(draw, dh, dw)
     return shape, kwargs
+
+
+# --------------------------------------------------------------------------
+# Backward references: float64 gradients with respect to the forward's input
+# (and, for conv2d, weight and bias), written as the explicit adjoints of the
+# forwards above.  Each <op>_backward(grad_out, x, ...) takes the forward's
+# arguments in the same order.  test_<op>_backward.py checks them against
+# central finite differences of the forwards (numerical_grad) and against
+# torch autograd where torch is installed.
+# --------------------------------------------------------------------------
+
+
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+    """(grad_x, grad_weight, grad_bias) of conv2d: the adjoint of its tap loops.
+
+    For every group and tap (r, s), the strided slab of the padded input that
+    the tap reads gets grad_out @ weight[:, :, r, s], and weight[:, :, r, s]
+    gets grad_out @ slab; grad_x is the padded gradient cropped to the input;
+    grad_bias sums grad_out over N, P, Q.
+    """
+    go = np.asarray(grad_out, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    N, C, H, W = x.shape
+    K, Cg, R, S = w.shape
+    Kg = K // groups
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    pt, pb, pl, pr = conv_padding(padding, (R, S), dilation, stride)
+    P = conv_out_size(H, pt, pb, R, sh, dh)
+    Q = conv_out_size(W, pl, pr, S, sw, dw)
+    assert go.shape == (N, K, P, Q)
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    gxp = np.zeros_like(xp)
+    gw = np.zeros_like(w)
+    for g in range(groups):
+        cs, ks = slice(g * Cg, (g + 1) * Cg), slice(g * Kg, (g + 1) * Kg)
+        gog = go[:, ks]
+        for r in range(R):
+            for s in range(S):
+                h0, w0 = r * dh, s * dw
+                sl = (slice(None), cs, slice(h0, h0 + sh * (P - 1) + 1, sh), slice(w0, w0 + sw * (Q - 1) + 1, sw))
+                gxp[sl] += np.einsum("nkhw,kc->nchw", gog, w[ks, :, r, s])
+                gw[ks, :, r, s] += np.einsum("nkhw,nchw->kc", gog, xp[sl])
+    gx = gxp[:, :, pt:pt + H, pl:pl + W]
+    return np.ascontiguousarray(gx), gw, go.sum(axis=(0, 2, 3))
+
+
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                        indices=None):
+    """Gradient of max_pool2d: each grad_out element added to its window's argmax.
+
+    Without `indices` the argmax is found by an explicit scan of each window
+    (in-bounds taps in row-major order; the first tap starts the running max,
+    a later one replaces it when it is > the max or NaN: the first maximum, or
+    the last NaN).  A window with no in-bounds tap passes no gradient; so does
+    an index of -1 in `indices` (flat h*W + w indices, as max_pool2d's).
+    """
+    go = np.asarray(grad_out, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = pool_geometry(kernel_size, stride, padding, dilation)
+    P = pool_out_size(H, kh, sh, ph, dh, ceil_mode)
+    Q = pool_out_size(W, kw, sw, pw, dw, ceil_mode)
+    assert go.shape == (N, C, P, Q)
+    if indices is None:
+        indices = np.full((N, C, P, Q), -1, dtype=np.int64)
+        for p in range(P):
+            for q in range(Q):
+                taps = [(h, v) for h in range(p * sh - ph, p * sh - ph + kh * dh, dh)
+                        for v in range(q * sw - pw, q * sw - pw + kw * dw, dw)
+                        if 0 <= h < H and 0 <= v < W]
+                for n in range(N):
+                    for c in range(C):
+                        best, arg = None, -1
+                        for h, v in taps:
+                            val = x[n, c, h, v]
+                            if best is None or val > best or np.isnan(val):
+                                best, arg = val, h * W + v
+                        indices[n, c, p, q] = arg
+    indices = np.asarray(indices)
+    gx = np.zeros((N, C, H * W))
+    for n in range(N):
+        for c in range(C):
+            idx = indices[n, c].ravel()
+            keep = idx >= 0
+            np.add.at(gx[n, c], idx[keep], go[n, c].ravel()[keep])
+    return gx.reshape(N, C, H, W)
+
+
+def _avg_divisor(P, Q, H, W, kernel, stride, pad, count_include_pad, divisor_override):
+    """avg_pool2d's divisor per output (P, Q), or the scalar override."""
+    if divisor_override is not None:
+        return float(divisor_override)
+
+    def counts(out, n, k, s, p):
+        start = np.arange(out) * s - p
+        end = np.minimum(start + k, n + p)
+        return end - start, np.minimum(end, n) - np.maximum(start, 0)
+
+    hp, hi = counts(P, H, kernel[0], stride[0], pad[0])
+    wp, wi = counts(Q, W, kernel[1], stride[1], pad[1])
+    return np.outer(hp, wp) if count_include_pad else np.outer(hi, wi)
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                        divisor_override=None):
+    """Gradient of avg_pool2d: grad_out / divisor added to every in-bounds element of the window."""
+    go = np.asarray(grad_out, dtype=np.float64)
+    N, C, H, W = np.shape(x)
+    (kh, kw), (sh, sw), (ph, pw), _ = pool_geometry(kernel_size, stride, padding, 1)
+    P = pool_out_size(H, kh, sh, ph, 1, ceil_mode)
+    Q = pool_out_size(W, kw, sw, pw, 1, ceil_mode)
+    assert go.shape == (N, C, P, Q)
+    g = go / _avg_divisor(P, Q, H, W, (kh, kw), (sh, sw), (ph, pw), count_include_pad, divisor_override)
+    gx = np.zeros((N, C, H, W))
+    for i in range(kh):
+        hs = _tap_positions(P, sh, ph, 1, i)
+        hok = (hs >= 0) & (hs < H)
+        for j in range(kw):
+            ws = _tap_positions(Q, sw, pw, 1, j)
+            wok = (ws >= 0) & (ws < W)
+            # one tap of distinct windows touches distinct positions: no repeated index
+            gx[:, :, hs[hok][:, None], ws[wok][None, :]] += g[:, :, hok][:, :, :, wok]
+    return gx
+
+
+def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Gradient of lp_pool2d: with s the window's sum of x**p, y = s**(1/p) gives
+    dy/dx = x**(p-1) * s**(1/p - 1) for every element of the window, and 0
+    where s <= 0 (the clamp)."""
+    go = np.asarray(grad_out, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    N, C, H, W = x.shape
+    p = float(norm_type)
+    (kh, kw), (sh, sw), _, _ = pool_geometry(kernel_size, stride, 0, 1)
+    P = pool_out_size(H, kh, sh, 0, 1, ceil_mode)
+    Q = pool_out_size(W, kw, sw, 0, 1, ceil_mode)
+    assert go.shape == (N, C, P, Q)
+    s = np.zeros((N, C, P, Q))
+    for pi in range(P):
+        for qi in range(Q):
+            win = x[:, :, pi * sh:pi * sh + kh, qi * sw:qi * sw + kw]  # slicing clips partial windows
+            s[:, :, pi, qi] = (win ** p).sum(axis=(2, 3))
+    pos = s > 0
+    scale = np.where(pos, go * np.where(pos, s, 1.0) ** (1.0 / p - 1.0), 0.0)
+    gx = np.zeros((N, C, H, W))
+    xpm1 = x ** (p - 1.0)
+    for pi in range(P):
+        for qi in range(Q):
+            hsl, wsl = slice(pi * sh, pi * sh + kh), slice(qi * sw, qi * sw + kw)
+            gx[:, :, hsl, wsl] += scale[:, :, pi, qi][:, :, None, None] * xpm1[:, :, hsl, wsl]
+    return gx
+
+
+def feature_lp_pool_backward(grad_out, x, norm_type, width, stride=None):
+    """Gradient of feature_lp_pool: as lp_pool2d_backward, over windows of channels."""
+    go = np.asarray(grad_out, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    N, C, H, W = x.shape
+    p = float(norm_type)
+    stride = width if stride is None else stride
+    K = (C - width) // stride + 1
+    assert go.shape == (N, K, H, W)
+    gx = np.zeros((N, C, H, W))
+    xpm1 = x ** (p - 1.0)
+    for k in range(K):
+        cs = slice(k * stride, k * stride + width)
+        s = (x[:, cs] ** p).sum(axis=1)
+        pos = s > 0
+        scale = np.where(pos, go[:, k] * np.where(pos, s, 1.0) ** (1.0 / p - 1.0), 0.0)
+        gx[:, cs] += scale[:, None] * xpm1[:, cs]
+    return gx
+
+
+def _correlate_same_adjoint(g, k):
+    """Adjoint of _correlate_same: every output's gradient spread back over its window, then cropped."""
+    R = k.shape[0]
+    H, W = g.shape[-2:]
+    pad = R // 2
+    gp = np.zeros(g.shape[:-2] + (H + 2 * pad, W + 2 * pad))
+    for u in range(R):
+        for v in range(R):
+            gp[..., u:u + H, v:v + W] += k[u, v] * g
+    return gp[..., pad:pad + H, pad:pad + W]
+
+
+def local_contrast_norm_backward(grad_out, x, kernel_size=9, sigma=2.0, eps=1e-4):
+    """Gradient of local_contrast_norm: its forward replayed, then each step's adjoint in reverse.
+
+    The divisor d = max(sd, floor) with floor = max(mean of sd, eps) passes the
+    gradient to sd where sd >= floor (ties go to sd), otherwise to floor, and
+    floor passes it to the mean of sd where that mean >= eps (ties go to the
+    mean), otherwise nowhere.  Where sd = 0 no gradient flows through sqrt
+    (its input is then a minimum of a sum of squares).
+    """
+    gy = np.asarray(grad_out, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    N, C, H, W = x.shape
+    assert gy.shape == x.shape
+    g = gaussian_window(kernel_size, sigma)
+    w = g / C
+    coef = _correlate_same(np.ones((H, W)), g)
+    # forward
+    mean = _correlate_same(x, w).sum(axis=1) / coef
+    v = x - mean[:, None]
+    sd = np.sqrt(_correlate_same(v * v, w).sum(axis=1) / coef)
+    sd_mean = sd.mean(axis=(1, 2))  # (N,)
+    floor = np.maximum(sd_mean, eps)
+    use_sd = sd >= floor[:, None, None]
+    denom = np.where(use_sd, sd, floor[:, None, None])
+    # backward
+    gv = gy / denom[:, None]
+    gdenom = -(gy * v).sum(axis=1) / denom ** 2  # (N, H, W)
+    gsd = np.where(use_sd, gdenom, 0.0)
+    gfloor = np.where(use_sd, 0.0, gdenom).sum(axis=(1, 2))  # (N,)
+    gsd_mean = np.where(sd_mean >= eps, gfloor, 0.0)
+    gsd = gsd + gsd_mean[:, None, None] / (H * W)
+    gvar = np.divide(gsd, 2.0 * sd, out=np.zeros_like(sd), where=sd > 0)  # var = sd**2
+    gvv = _correlate_same_adjoint(gvar / coef, w)  # the same for every channel
+    gv = gv + 2.0 * v * gvv[:, None]
+    gmean = -gv.sum(axis=1)
+    return gv + _correlate_same_adjoint(gmean / coef, w)[:, None]
+
+
+def numerical_grad(f, x, grad_out, h=1e-6, independent=()):
+    """Central finite differences of sum(grad_out * f(x)) with respect to every element of x (float64).
+
+    `independent`: axes along which f acts separately (output slice i along such an axis depends on
+    input slice i only, e.g. the batch axis of every op, the channel axis of 2-D pooling). All slices
+    along them are perturbed at once and their sums kept apart, so f runs 2 x (elements per slice)
+    times instead of 2 x x.size.
+    """
+    x = np.array(x, dtype=np.float64)
+    go = np.asarray(grad_out, dtype=np.float64)
+    ind = tuple(independent)
+    other = [a for a in range(x.ndim) if a not in ind]
+    reduce = tuple(a for a in range(go.ndim) if a not in ind)
+    assert all(go.shape[a] == x.shape[a] for a in ind)
+    g = np.zeros_like(x)
+    for pos in np.ndindex(*[x.shape[a] for a in other]):
+        sel = [slice(None)] * x.ndim
+        for a, v in zip(other, pos):
+            sel[a] = v
+        sel = tuple(sel)
+        old = x[sel].copy()
+        x[sel] = old + h
+        up = np.sum(go * f(x), axis=reduce)
+        x[sel] = old - h
+        down = np.sum(go * f(x), axis=reduce)
+        x[sel] = old
+        g[sel] = (up - down) / (2 * h)
+    return g

@@ -336,6 +336,10 @@ py::object local_contrast_norm(const py::array& x, int64_t kernel_size, double s
 template <typename T, typename Kernel>
 py::array grad_into_new(const std::string& op, const py::array& gy, const Dims4& x, const Dims4& y,
                         Kernel&& kernel) {
+  if (gy.ndim() != 4) {
+    throw ArgumentError(op + ": grad_out must have the forward output's shape " + detail::dims_str(y) + ", got " +
+                        std::to_string(gy.ndim()) + "-D");
+  }
   bind::check_array(gy, op, "grad_out", 4, bind::dtype_of_size(op, sizeof(T)));
   check_grad_out(op, bind::dims_of(gy), y);
   const T* gp = cdata<T>(gy);
@@ -349,7 +353,7 @@ py::object max_pool2d_backward(const py::array& gy, const py::array& x, const Pa
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("max_pool2d", d, pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
     const int64_t* ip = nullptr;
     if (indices) {
       if (!indices->dtype().equal(py::dtype::of<int64_t>())) {
@@ -379,7 +383,7 @@ py::object avg_pool2d_backward(const py::array& gy, const py::array& x, const Pa
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("avg_pool2d", d, pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
     return grad_into_new<T>(op, gy, d, s.output(), [&](const T* g, T* gx) {
       cpu::avg_pool2d_backward<T>(s, count_include_pad, divisor_override.value_or(0), g, gx);
     });
@@ -393,7 +397,7 @@ py::object lp_pool2d_backward(const py::array& gy, const py::array& x, double no
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("lp_pool2d", d, pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
     return grad_into_new<T>(op, gy, d, s.output(), [&](const T* g, T* gx) {
       cpu::lp_pool2d_backward<T>(s, norm_type, g, cdata<T>(x), gx);
     });

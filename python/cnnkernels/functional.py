@@ -100,13 +100,17 @@ def _needs(op, needs):
     return needs
 
 
-def _grad_out(op, backend, grad_out, x, expected_shape):
-    """grad_out checked: x's array kind and dtype, the forward output's shape."""
-    grad_out = backend.check_array(grad_out, op, "grad_out", 4, like=x)
-    if tuple(grad_out.shape) != tuple(expected_shape):
+def _grad_out(op, backend, grad_out, x, expected_shape=None):
+    """grad_out checked: x's array kind and dtype, and the forward output's shape (when given here; the
+    pooling backward passes leave the shape to the C++ layer, which first checks the geometry as the
+    forward does). A wrong shape, of any rank, is a ValueError naming the expected one."""
+    if not backend.owns(grad_out):
+        return backend.check_array(grad_out, op, "grad_out", 4, like=x)  # raises the TypeError
+    shape = tuple(grad_out.shape)
+    if expected_shape is not None and shape != tuple(expected_shape):
         raise ValueError(f"{op}: grad_out must have the forward output's shape {tuple(expected_shape)}, "
-                         f"got {tuple(grad_out.shape)}")
-    return grad_out
+                         f"got {shape}")
+    return backend.check_array(grad_out, op, "grad_out", len(shape), like=x)
 
 
 def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, dtype="float32",
@@ -275,18 +279,7 @@ def _lcn_args(op, kernel_size, sigma, eps):
 # -- backward passes of pooling and LCN: f_backward(grad_out, x, <f's arguments>) -> grad of x ------------
 #
 # Each takes the forward's arguments in the same order and with the same keywords, checks them as the
-# forward does, and checks grad_out against the forward output's shape.
-
-def _pool_output_shape(x, kernel, stride, padding, dilation, ceil_mode):
-    def size(n, k, s, p, d):
-        span = n + 2 * p - d * (k - 1) - 1
-        out = (-(-span // s) if ceil_mode else span // s) + 1
-        if ceil_mode and (out - 1) * s >= n + p:
-            out -= 1
-        return out
-    return (x.shape[0], x.shape[1], size(x.shape[2], kernel[0], stride[0], padding[0], dilation[0]),
-            size(x.shape[3], kernel[1], stride[1], padding[1], dilation[1]))
-
+# forward does, and checks grad_out against the forward output's shape (the C++ layer, after the geometry).
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                         indices=None, backend=None):
@@ -300,10 +293,9 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
     b = backend_for(x, op, backend)
     x = b.check_array(x, op, "x", 4)
     kernel, stride, padding, dilation = _pool_args(op, kernel_size, stride, padding, dilation)
-    out_shape = _pool_output_shape(x, kernel, stride, padding, dilation, bool(ceil_mode))
-    grad_out = _grad_out(op, b, grad_out, x, out_shape)
+    grad_out = _grad_out(op, b, grad_out, x)
     if indices is not None:
-        indices = b.check_indices(indices, op, "indices", out_shape)
+        indices = b.check_indices(indices, op, "indices", grad_out.shape)
     return b.run(op, grad_out, x, kernel, stride, padding, dilation, bool(ceil_mode), indices)
 
 
@@ -319,8 +311,7 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
         divisor_override = _args.to_int(divisor_override, op, "divisor_override")
         if divisor_override < 1:
             raise ValueError(f"{op}: divisor_override must be a positive integer or None, got {divisor_override}")
-    grad_out = _grad_out(op, b, grad_out, x, _pool_output_shape(x, kernel, stride, padding, (1, 1),
-                                                                bool(ceil_mode)))
+    grad_out = _grad_out(op, b, grad_out, x)
     return b.run(op, grad_out, x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad),
                  divisor_override)
 
@@ -333,8 +324,7 @@ def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None, ceil_mo
     x = b.check_array(x, op, "x", 4)
     p = _args.positive_finite(norm_type, op, "norm_type")
     kernel, stride, _, _ = _pool_args(op, kernel_size, stride, 0, 1)
-    grad_out = _grad_out(op, b, grad_out, x, _pool_output_shape(x, kernel, stride, (0, 0), (1, 1),
-                                                                bool(ceil_mode)))
+    grad_out = _grad_out(op, b, grad_out, x)
     return b.run(op, grad_out, x, p, kernel, stride, bool(ceil_mode))
 
 

@@ -36,15 +36,24 @@ struct LpNorm {
     }
   }
 
-  // d out / d x for an element x of a window whose output is out = root(sum): (x / out)^(p-1); 0 where out is
-  // 0 (the sum clamped, or all zeros: no direction increases it), NaN where out is NaN.
+  // d out / d x for an element x of a window whose output is out = root(sum): (x / out)^(p-1), as the
+  // product input_factor(x) * output_factor(out) = x^(p-1) * out^(1-p); 0 where out is 0 (the sum clamped,
+  // or all zeros: no direction increases it), NaN where out is NaN.
   template <typename T>
-  CK_HD T derivative(T x, T out) const {
+  CK_HD T input_factor(T x) const {
+    switch (kind) {
+      case one: return T(1);
+      case two: return x;
+      default: return static_cast<T>(std::pow(x, static_cast<T>(p - 1)));
+    }
+  }
+  template <typename T>
+  CK_HD T output_factor(T out) const {
     if (!(out > T(0))) return out != out ? out : T(0);
     switch (kind) {
       case one: return T(1);
-      case two: return x / out;
-      default: return static_cast<T>(std::pow(x / out, static_cast<T>(p - 1)));
+      case two: return T(1) / out;
+      default: return static_cast<T>(std::pow(out, static_cast<T>(1 - p)));
     }
   }
 };

@@ -96,18 +96,21 @@ struct Conv2dShape {
 // Write i + lo = m*s + a with its phase a in [0, s): tap r reaches phase (r*d) mod s at offset
 // q_r = (r*d) div s, so each phase is a stride-1 correlation
 //   gx_a[m] = sum over the taps r of phase a of gy[m - q_r] * w[r],
-// that of gy zero-padded by E = max q_r on both sides with the flipped sub-kernel of those taps: M = P + E
-// outputs m per phase. When s divides d the taps (all of phase 0) lie d/s apart, and the sub-kernel keeps R
-// taps at dilation d/s; otherwise it is dense, E + 1 taps (zeros where no tap falls: none when d = 1).
-// Phases that no tap falls on (kernel smaller than the stride, or d a multiple of it) receive no gradient
-// and are left out. Across channels this is one stride-1 convolution of gy (K channels) whose C x phases
-// output channels are the input channels' phases: the polyphase split of the forward FFT, run backwards.
+// that of gy zero-padded by E = max q_r before and after with the flipped sub-kernel of those taps. Only
+// the m that some input i maps to are computed: [lo div s, (in - 1 + lo) div s], cut to the m < P + E
+// that any gy reaches, which takes gy rows [m_lo - E, m_hi] (zero outside [0, P)). When s divides d the taps
+// (all of phase 0) lie d/s apart, and the sub-kernel keeps R taps at dilation d/s; otherwise it is dense,
+// E + 1 taps (zeros where no tap falls: none when d = 1). Phases that no tap falls on (kernel smaller than
+// the stride, or d a multiple of it) receive no gradient and are left out. Across channels this is one
+// stride-1 convolution of gy (K channels) whose C x phases output channels are the input channels' phases:
+// the polyphase split of the forward FFT, run backwards.
 struct GradPhases {
   int64_t stride, dil;  // the forward's
   int64_t taps;         // of each phase's sub-kernel
   int64_t sub_dil;      // its dilation
   int64_t extent;       // E = (taps - 1) * sub_dil
-  int64_t out;          // M = P + E outputs per phase
+  int64_t m_lo, out;    // the outputs m computed: [m_lo, m_lo + out); out <= 0: none (no gradient at all)
+  int64_t pad_before, pad_after;  // gy's zero padding for them (negative: rows of gy left out)
 
   CK_HD constexpr int64_t phase_of(int64_t r) const { return r * dil % stride; }
   // Position of tap r in its phase's flipped sub-kernel.
@@ -126,24 +129,49 @@ struct GradPhases {
   }
 };
 
-CK_HD constexpr GradPhases grad_phases(int64_t R, int64_t P, int64_t stride, int64_t dil) {
+// in: the input size, pad: the padding before it.
+CK_HD constexpr GradPhases grad_phases(int64_t in, int64_t R, int64_t P, int64_t stride, int64_t pad, int64_t dil) {
   const int64_t sub_dil = dil % stride == 0 ? dil / stride : 1;
   const int64_t extent = (R - 1) * dil / stride;  // max q_r; a multiple of sub_dil
-  return GradPhases{stride, dil, extent / sub_dil + 1, sub_dil, extent, P + extent};
+  const int64_t m_lo = pad / stride, m_hi = min64((in - 1 + pad) / stride, P + extent - 1);
+  return GradPhases{stride, dil, extent / sub_dil + 1, sub_dil, extent, m_lo, m_hi - m_lo + 1,
+                    extent - m_lo, m_hi - (P - 1)};
 }
 
-// The stride-1 convolution of conv2d's data gradient: input gy (N x K x P x Q, zero-padded by E on each
-// side, explicitly when padded_input, else as the convolution's padding), weight C*phases x K/groups x
-// taps_h x taps_w, output N x C*phases x M_h x M_w, same groups.
+// The stride-1 convolution of conv2d's data gradient: weight C*phases x K/groups x taps_h x taps_w, output
+// N x C*phases x out_h x out_w, same groups. Its input is gy (N x K x P x Q) with the pads of GradPhases:
+// as the convolution's padding (padded_input false; only when no pad is negative), or applied beforehand
+// (padded_input true: an N x K x (out_h + E_h) x (out_w + E_w) input, no padding).
 CK_HD constexpr Conv2dShape grad_input_problem(const Conv2dShape& s, bool padded_input) {
-  const GradPhases ph = grad_phases(s.R, s.P, s.stride_h, s.dil_h);
-  const GradPhases pw = grad_phases(s.S, s.Q, s.stride_w, s.dil_w);
-  const int64_t eh = padded_input ? 0 : ph.extent, ew = padded_input ? 0 : pw.extent;
-  const int64_t H = padded_input ? s.P + 2 * ph.extent : s.P, W = padded_input ? s.Q + 2 * pw.extent : s.Q;
-  return Conv2dShape{s.N,      s.K,       H,      W,  s.C * ph.phases_used(s.R) * pw.phases_used(s.S),
-                     ph.taps,  pw.taps,   s.groups, 1, 1,
-                     eh,       eh,        ew,     ew, ph.sub_dil,
-                     pw.sub_dil, ph.out,  pw.out};
+  const GradPhases ph = grad_phases(s.H, s.R, s.P, s.stride_h, s.pad_top, s.dil_h);
+  const GradPhases pw = grad_phases(s.W, s.S, s.Q, s.stride_w, s.pad_left, s.dil_w);
+  const bool p = padded_input;
+  return Conv2dShape{s.N,
+                     s.K,
+                     p ? ph.out + ph.extent : s.P,
+                     p ? pw.out + pw.extent : s.Q,
+                     s.C * ph.phases_used(s.R) * pw.phases_used(s.S),
+                     ph.taps,
+                     pw.taps,
+                     s.groups,
+                     1,
+                     1,
+                     p ? 0 : ph.pad_before,
+                     p ? 0 : ph.pad_after,
+                     p ? 0 : pw.pad_before,
+                     p ? 0 : pw.pad_after,
+                     ph.sub_dil,
+                     pw.sub_dil,
+                     ph.out,
+                     pw.out};
+}
+
+// Whether grad_input_problem can take gy as it is, its pads as the convolution's padding.
+CK_HD constexpr bool grad_input_pads_gy(const Conv2dShape& s) {
+  const GradPhases ph = grad_phases(s.H, s.R, s.P, s.stride_h, s.pad_top, s.dil_h);
+  const GradPhases pw = grad_phases(s.W, s.S, s.Q, s.stride_w, s.pad_left, s.dil_w);
+  return ph.out > 0 && pw.out > 0 && ph.pad_before >= 0 && ph.pad_after >= 0 && pw.pad_before >= 0 &&
+         pw.pad_after >= 0;
 }
 
 // conv2d's weight gradient of one group as a forward convolution: gw[k, c, r, t] = sum over n, o of

@@ -8,6 +8,8 @@ import sys
 import numpy as np
 
 from .._backend import BACKEND_NAMES, get_backend
+from .backward import (OP_BACKWARD_CASES, print_conv_backward_table, print_simple_table, run_conv_backward_case,
+                       run_op_backward_case, run_train_case)
 from .cases import DEFAULT_LAYERS, LAYERS, OP_CASES, QUICK_LAYERS, SWEEPS, sweep_cases
 from .conv import available_algos, run_conv_case
 from .machine import DEFAULT_DEVICE, blas_info, gemm_peak, machine_facts, memory_bandwidth, optional_torch
@@ -34,6 +36,11 @@ def parse_args(argv):
     p.add_argument("--json", metavar="FILE", help="write every record and the machine facts as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="plot time against kernel size")
     p.add_argument("--ops", action="store_true", help="also benchmark pooling and LCN (GB/s)")
+    p.add_argument("--backward", action="store_true",
+                   help="benchmark the backward passes instead: conv2d's gradients per algorithm on the cases, "
+                        "then pooling and LCN backward, each against PyTorch autograd")
+    p.add_argument("--train", action="store_true",
+                   help="benchmark one LeNet-5 training step (batch 64) against the same model in PyTorch")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column even when installed")
     return p.parse_args(argv)
 
@@ -89,6 +96,8 @@ def main(argv=None):
         cases += sweep_cases("kernel", args.quick)
 
     dtype = np.dtype(args.dtype)
+    if args.backward or args.train:
+        return _main_backward(args, cases, algos, dtype, min_time, backend, threads)
     progress = Progress(len(cases))
     records = []
     for name, geom in cases:
@@ -122,4 +131,38 @@ def main(argv=None):
     if args.plot:
         plot_sweep(records, algos, args.plot)
         print(f"wrote {args.plot}")
+    return 0
+
+
+def _main_backward(args, cases, algos, dtype, min_time, backend, threads):
+    """--backward and --train: the backward tables, against PyTorch autograd."""
+    facts = machine_facts(threads, backend)
+    print(f"cnnkernels bench: {facts['cpu']}, {threads} threads, {dtype.name}"
+          + (f", ISA {facts['isa']}" if "isa" in facts else "") + "; backward passes")
+    with_torch = not args.no_torch
+    out = {"machine": facts}
+    if args.backward:
+        progress = Progress(len(cases) + len(OP_BACKWARD_CASES))
+        records, op_records = [], []
+        for name, geom in cases:
+            records.append(run_conv_backward_case(name, geom, algos, dtype, min_time, with_torch, backend))
+            progress.step(name)
+        for name, op, shape, a in OP_BACKWARD_CASES:
+            op_records.append(run_op_backward_case(name, op, shape, a, dtype, min_time, with_torch, backend))
+            progress.step(name)
+        print("conv2d_backward (data + weight gradients; torch: autograd of both)")
+        print_conv_backward_table(records, algos)
+        print()
+        print_simple_table(op_records, "pooling / LCN backward")
+        out["backward_records"] = records
+        out["op_backward_records"] = op_records
+    if args.train:
+        rec = run_train_case(dtype, max(min_time, 0.5), with_torch=with_torch, backend=backend)
+        print()
+        print_simple_table([rec], "training")
+        out["train_records"] = [rec]
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+        print(f"wrote {args.json}")
     return 0
