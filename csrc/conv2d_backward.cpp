@@ -78,18 +78,24 @@ void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, c
   const int64_t Ah = ph.used.size(), Aw = pw.used.size(), Cg = s.C_per_group(), Kg = s.K_per_group();
   const int64_t HW = s.H * s.W;
 
-  // Weight: row (c*Ah + ih)*Aw + iw holds, for each k of c's group, the flipped taps of phases (ih, iw).
+  // Weight: row (c*Ah + ih)*Aw + iw holds, for each k of c's group, the flipped taps of phases (ih, iw). Per
+  // tap row r (column u): its phase's index and its place in the sub-kernel, as one offset into a block
+  // of Ah*Aw rows of Kg sub-kernels.
+  std::vector<int64_t> r_off(s.R), u_off(s.S);
+  for (int64_t r = 0; r < s.R; ++r) {
+    r_off[r] = ph.index[ph.g.phase_of(r)] * Aw * Kg * t.R * t.S + ph.g.sub_tap(r) * t.S;
+  }
+  for (int64_t u = 0; u < s.S; ++u) u_off[u] = pw.index[pw.g.phase_of(u)] * Kg * t.R * t.S + pw.g.sub_tap(u);
   std::vector<T> wt(t.K * Kg * t.R * t.S, T(0));
+  const int64_t RS = s.R * s.S, block = Ah * Aw * Kg * t.R * t.S;  // one input channel's rows
+#pragma omp parallel for schedule(static) num_threads(threads_for(s.K * Cg * RS / 65536))
   for (int64_t k = 0; k < s.K; ++k) {
     const int64_t group = k / Kg, kl = k % Kg;
     for (int64_t cl = 0; cl < Cg; ++cl) {
-      const int64_t c = group * Cg + cl;
+      T* dst = wt.data() + (group * Cg + cl) * block + kl * t.R * t.S;
+      const T* src = w + (k * Cg + cl) * RS;
       for (int64_t r = 0; r < s.R; ++r) {
-        for (int64_t u = 0; u < s.S; ++u) {
-          const int64_t row = (c * Ah + ph.index[ph.g.phase_of(r)]) * Aw + pw.index[pw.g.phase_of(u)];
-          wt[((row * Kg + kl) * t.R + ph.g.sub_tap(r)) * t.S + pw.g.sub_tap(u)] =
-              w[((k * Cg + cl) * s.R + r) * s.S + u];
-        }
+        for (int64_t u = 0; u < s.S; ++u) dst[r_off[r] + u_off[u]] = src[r * s.S + u];
       }
     }
   }

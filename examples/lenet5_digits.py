@@ -106,7 +106,7 @@ def train_epoch(model, loss_fn, opt, x, y, batch_size, rng, shift=0):
         idx = order[i:i + batch_size]
         xb = random_shift(x[idx], rng, shift) if shift else x[idx]
         loss = loss_fn(model(xb), y[idx])
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), input_grad=False)
         opt.step()
         opt.zero_grad()
         total += loss * len(idx)

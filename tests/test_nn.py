@@ -199,6 +199,22 @@ def test_grads_accumulate_and_zero_grad(rng):
     assert m.weight.grad is None and m.bias.grad is None
 
 
+def test_backward_without_input_grad(rng):
+    """input_grad=False: None back, the same parameter gradients, and no gradient work before the first
+    layer with parameters (a parameterless first layer, and the nested Sequential's first conv)."""
+    def build():
+        return cnn.Sequential(cnn.Tanh(), cnn.Sequential(cnn.Conv2d(2, 3, 3, dtype=F64), cnn.ReLU()),
+                              cnn.Flatten(), cnn.Linear(3 * 4 * 4, 2, dtype=F64))
+    a, b = seeded(build), seeded(build)
+    x, g = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((2, 2))
+    a(x)
+    assert a.backward(g).shape == x.shape
+    b(x)
+    assert b.backward(g, input_grad=False) is None
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_allclose(q.grad, p.grad, rtol=1e-12, err_msg=name)
+
+
 # --------------------------------------------------------------------------------------------------
 # against PyTorch
 # --------------------------------------------------------------------------------------------------

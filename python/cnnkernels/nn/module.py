@@ -96,6 +96,12 @@ class Module:
     def backward(self, grad_out):
         raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
+    def backward_parameters(self, grad_out):
+        """backward when the gradient of the input is not wanted (the first layer of a model fed with data):
+        accumulates the parameters' gradients and returns None. Layers that can skip computing the input's
+        gradient (Conv2d) do."""
+        self.backward(grad_out)
+
     def _save(self, y, **ctx):
         """Caches what backward needs, and the output y's shape and dtype (to check grad_out against), in
         train mode only; in eval mode drops any older cache."""
@@ -244,7 +250,21 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def backward(self, grad_out):
-        for m in reversed(list(self)):
-            grad_out = m.backward(grad_out)
-        return grad_out
+    def backward(self, grad_out, input_grad=True):
+        """Runs the modules' backward in reverse order and returns the gradient of the input; with
+        input_grad=False (as for a PyTorch input that does not require grad) returns None and skips the work
+        that only the input's gradient needs: the first module with parameters runs backward_parameters, and
+        the parameterless modules before it run nothing."""
+        mods = list(self)
+        first = 0
+        if not input_grad:
+            first = next((i for i, m in enumerate(mods) if any(True for _ in m.parameters())), len(mods))
+        for i in range(len(mods) - 1, first - 1, -1):
+            if i == first and not input_grad:
+                mods[i].backward_parameters(grad_out)
+                return None
+            grad_out = mods[i].backward(grad_out)
+        return None if not input_grad else grad_out
+
+    def backward_parameters(self, grad_out):
+        self.backward(grad_out, input_grad=False)
