@@ -41,6 +41,22 @@ def test_ops_table(capsys):
     assert "memory bandwidth" in text and "max_pool2d 3x3 s2" in text and "local_contrast_norm" in text
 
 
+def test_backward_and_train_tables(tmp_path, capsys):
+    out = tmp_path / "bw.json"
+    rc = bench.main(["--layer", "odd-prime-s2", "--quick", "--no-torch", "--backward", "--train", "--algos",
+                     "im2col,fft", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "conv2d_backward" in text and "odd-prime-s2" in text and "max_pool2d 2x2 s2" in text
+    assert "lenet5 train step" in text
+    data = json.loads(out.read_text())
+    (rec,) = data["backward_records"]
+    assert set(rec["algos"]) == {"im2col", "fft"} and rec["max_rel_err"] < 1e-4
+    assert all(t["input_time_s"] > 0 and t["weight_time_s"] > 0 for t in rec["algos"].values())
+    assert set(rec["auto_pick"]) == {"input", "weight"} and rec["auto_time_s"] > 0
+    assert len(data["op_backward_records"]) == 6 and data["train_records"][0]["time_s"] > 0
+
+
 def test_auto_regret_figure():
     records = [{"auto_pick": "direct", "algos": {"direct": {"time_s": 1.0}, "fft": {"time_s": 0.95}}},
                {"auto_pick": "fft", "algos": {"direct": {"time_s": 1.0}, "fft": {"time_s": 3.0}}}]
