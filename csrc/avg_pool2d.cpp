@@ -68,7 +68,7 @@ void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t d
       }
     }
   }
-  pool::scatter_sum(s, rows, cols, scaled.data(), gx);
+  pool::scatter_sum(s, rows, cols, scaled.data(), gx, [](int64_t, T*) {});
 }
 
 template void avg_pool2d_backward<float>(const Pool2dShape&, bool, int64_t, const float*, float*);

@@ -45,23 +45,31 @@ template void lp_pool2d<double>(const Pool2dShape&, double, const double*, doubl
 template <typename T>
 void lp_pool2d_backward(const Pool2dShape& s, double norm_type, const T* gy, const T* x, T* gx) {
   const LpNorm norm(norm_type);
-  const int64_t out = s.output().numel(), in = s.input().numel();
+  const int64_t out = s.output().numel();
   std::vector<T> y(out);
   lp_pool2d<T>(s, norm_type, x, y.data());
   // (p = 2, the L2 pooling of the notes, spelled out so that both loops vectorise.)
   const bool two = norm.kind == LpNorm::two;
+  if (two) {
 #pragma omp parallel for schedule(static) num_threads(threads_for(out / 16384))
-  for (int64_t o = 0; o < out; ++o) {
-    y[o] = two ? (y[o] > T(0) ? gy[o] / y[o] : y[o] != y[o] ? y[o] : T(0)) : gy[o] * norm.output_factor(y[o]);
+    for (int64_t o = 0; o < out; ++o) y[o] = y[o] > T(0) ? gy[o] / y[o] : y[o] != y[o] ? y[o] : T(0);
+  } else {
+#pragma omp parallel for schedule(static) num_threads(threads_for(out / 16384))
+    for (int64_t o = 0; o < out; ++o) y[o] = gy[o] * norm.output_factor(y[o]);
   }
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, 0, 1), cols(s.Q, s.W, s.S, s.stride_w, 0, 1);
-  pool::scatter_sum(s, rows, cols, y.data(), gx);
-  if (norm.kind == LpNorm::one) return;
-#pragma omp parallel for schedule(static) num_threads(threads_for(in / 16384))
-  for (int64_t i = 0; i < in; ++i) {
-    // (an untouched 0 stays 0 even where x^(p-1) is inf)
-    gx[i] = two ? gx[i] * x[i] : gx[i] != T(0) ? gx[i] * norm.input_factor(x[i]) : T(0);
-  }
+  const int64_t HW = s.H * s.W;
+  pool::scatter_sum(s, rows, cols, y.data(), gx, [&](int64_t plane, T* g) {  // times x^(p-1), in cache
+    if (norm.kind == LpNorm::one) return;
+    const T* x_c = x + plane * HW;
+    if (two) {
+      for (int64_t i = 0; i < HW; ++i) g[i] *= x_c[i];
+    } else {
+      for (int64_t i = 0; i < HW; ++i) {  // (an untouched 0 stays 0 even where x^(p-1) is inf)
+        g[i] = g[i] != T(0) ? g[i] * norm.input_factor(x_c[i]) : T(0);
+      }
+    }
+  });
 }
 
 template void lp_pool2d_backward<float>(const Pool2dShape&, double, const float*, const float*, float*);

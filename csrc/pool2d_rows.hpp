@@ -302,8 +302,9 @@ void pool_planes(const Reducer& red, const Pool2dShape& s, const Taps& rows, con
 // every plane (src: N x C x P x Q, gx: N x C x H x W, overwritten), taps in the padding dropped. Separable
 // as the forward: a column pass adds each row of src to the rows of h (H x Q) its windows cover, a row pass
 // adds each h[ih, q] to the S input columns of window q. Planes in parallel, each in its own buffers.
-template <typename T>
-void scatter_sum(const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* src, T* gx) {
+// finish(plane, g) then runs on each finished plane g (H x W) while it is in cache.
+template <typename T, typename Finish>
+void scatter_sum(const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* src, T* gx, Finish finish) {
   const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q, Q = s.Q;
 #pragma omp parallel num_threads(threads_for(planes * (HW + PQ * (s.R + s.S)) / 16384))
   {
@@ -338,6 +339,7 @@ void scatter_sum(const Pool2dShape& s, const Taps& rows, const Taps& cols, const
           }
         }
       }
+      finish(plane, g);
     }
   }
 }
