@@ -71,6 +71,11 @@ LARGE_CASES = {
     "large_asym_dilated_strided": ((2, 4, 33, 29), (9, 4, 3, 4), dict(padding=((2, 0), (1, 3)), dilation=2, stride=(2, 3))),
     "many_channels_groups": ((3, 24, 9, 9), (36, 8, 3, 3), dict(groups=3, padding="same")),
     "large_kernel": ((1, 2, 20, 20), (3, 2, 9, 7), dict(padding=(4, 2))),
+    # direct's weight gradient runs the forward direct kernel on the traded problem for K/g >= 16 and
+    # windows of 16 taps or more (the others take its dot products)
+    "direct_traded_weight_gradient": ((2, 3, 12, 11), (16, 3, 5, 4), dict(padding=(2, 1))),
+    "direct_traded_grouped_strided": ((2, 4, 15, 14), (32, 2, 4, 5),
+                                      dict(groups=2, stride=(2, 1), dilation=(1, 2), padding=((1, 0), (2, 1)))),
     # im2col's weight gradient builds its column matrix in blocks of 2**21 / depth pixels: with depth
     # 20*11*11 a block ends inside an output row, where a tap's inside columns may begin past its end.
     "column_blocks_split_rows": ((2, 20, 24, 24), (3, 20, 11, 11), dict(padding=5)),
