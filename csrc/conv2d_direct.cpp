@@ -6,7 +6,9 @@
 // - K/g of at least one SIMD vector: the kernel of conv2d_direct_simd.hpp, vectorised over output channels
 //   with a register tile of 2 vectors of channels x QB columns, compiled for each ISA (scalar, avx2,
 //   avx512) and picked at run time (isa_dispatch.hpp); weights are repacked once per call for it.
-// - fewer (depthwise and thin groups): tasks of (image n, block of KB output channels of one group)
+// - fewer (depthwise and thin groups), stride_w 1: the thin kernel of conv2d_direct_simd.hpp (per ISA), tasks
+//   of (image, block of up to 8 output channels of one group), one output row at a time, vectorised along it.
+// - fewer, stride_w > 1: tasks of (image n, block of KB output channels of one group)
 //   computing one output row p at a time into a KB x Q accumulator that stays in L1: for each tap (c, r, s)
 //   it loads the input row once and updates all KB accumulator rows with it (KB multiply-adds per load),
 //   the q loop innermost and branch-free, so the compiler vectorises it. Zero padding is never materialised: rows
@@ -30,6 +32,7 @@ template <typename T>
 struct DirectSimd {
   int64_t block_channels;
   DirectTask<T> task;
+  ThinRow<T> thin;
 };
 
 template <typename T>
@@ -37,9 +40,9 @@ DirectSimd<T> direct_simd() {
   const DirectKernels& k = isa_table<DirectKernels>(
       {conv2d_direct_kernels_scalar(), conv2d_direct_kernels_avx2(), conv2d_direct_kernels_avx512()});
   if constexpr (sizeof(T) == 4) {
-    return {k.block_channels_f32, k.task_f32};
+    return {k.block_channels_f32, k.task_f32, k.thin_f32};
   } else {
-    return {k.block_channels_f64, k.task_f64};
+    return {k.block_channels_f64, k.task_f64, k.thin_f64};
   }
 }
 
@@ -153,6 +156,18 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
     return;
   }
   const int64_t Kg = s.K_per_group(), Cg = s.C_per_group();
+  if (s.stride_w == 1) {  // the SIMD thin kernel: tasks (image, group, block of kThinBlock channels)
+    const int64_t blocks = (Kg + kThinBlock - 1) / kThinBlock, tasks = s.N * s.groups * blocks;
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(tasks))
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t n = task / (s.groups * blocks), g = task / blocks % s.groups;
+      const int64_t k0 = g * Kg + task % blocks * kThinBlock, kb = std::min<int64_t>(kThinBlock, (g + 1) * Kg - k0);
+      for (int64_t p = 0; p < s.P; ++p) {
+        simd.thin(s, x + n * s.C * s.H * s.W, w, bias, k0, kb, g * Cg, p, y + n * s.K * s.P * s.Q);
+      }
+    }
+    return;
+  }
   const int64_t blocks_per_group = (Kg + kBlockK - 1) / kBlockK;
   const int64_t tasks = s.N * s.groups * blocks_per_group;
 #pragma omp parallel num_threads(threads_for(tasks))

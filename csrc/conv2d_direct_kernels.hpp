@@ -29,10 +29,19 @@ template <typename T>
 using DirectTask = void (*)(const Conv2dShape& s, const DirectPlan& plan, const T* x, const T* wp, const T* bias,
                             T* y, int64_t n, int64_t g, int64_t b, int64_t i0, int64_t i1);
 
+// The thin path's kernel (K/g below half a weight block, stride_w 1): output row p of channels
+// [k0, k0 + kb) (kb <= kThinBlock) of image x_n (group channels from c0), unpacked weights w, into y_n.
+constexpr int64_t kThinBlock = 8;
+template <typename T>
+using ThinRow = void (*)(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int64_t k0, int64_t kb,
+                         int64_t c0, int64_t p, T* y_n);
+
 struct DirectKernels {
   int64_t block_channels_f32, block_channels_f64;
   DirectTask<float> task_f32;
   DirectTask<double> task_f64;
+  ThinRow<float> thin_f32;
+  ThinRow<double> thin_f64;
 };
 
 // nullptr when the file was compiled without its ISA's flags.

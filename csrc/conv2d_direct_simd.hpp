@@ -112,8 +112,97 @@ void direct_kvec_task(const Conv2dShape& s, const DirectPlan& plan, const T* x, 
   }
 }
 
+// The thin path (few output channels; stride_w 1): one output row of KB channels, vectorised along the row
+// instead: a tile of KB channels x RL consecutive output columns (vectors of at most 32 bytes: LeNet's rows
+// are 10 to 28 wide), each tap's RL inputs loaded once for KB multiply-adds. The interior columns (every
+// tap inside the image) go in whole tiles, the last one overlapping its predecessor rather than running
+// short (it recomputes some columns to the same values); the other columns one at a time.
+template <typename T>
+struct RowSimd {
+  static constexpr int bytes = CK_VEC_BYTES < 32 ? CK_VEC_BYTES : 32;
+  static constexpr int lanes = bytes / static_cast<int>(sizeof(T));
+  typedef T vec __attribute__((vector_size(bytes)));
+  static vec load(const T* p) {
+    vec v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static void store(T* p, const vec& v) { std::memcpy(p, &v, sizeof(v)); }
+};
+
+template <typename T, int KB>
+void thin_row_kb(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int64_t k0, int64_t c0, int64_t p,
+                 T* y_n) {
+  using R = RowSimd<T>;
+  using V = typename R::vec;
+  constexpr int L = R::lanes;
+  const int64_t Cg = s.C_per_group(), RS = s.R * s.S, CRS = Cg * RS, HW = s.H * s.W, PQ = s.P * s.Q;
+  const int64_t ih0 = p * s.stride_h - s.pad_top;
+  int64_t qa, qb;  // interior columns
+  interior_outputs(s.Q, s.W, s.S, 1, s.pad_left, s.dil_w, &qa, &qb);
+  if (qb - qa < L) qb = qa;  // too few for a tile: all one at a time
+  for (int64_t q0 = qa; q0 < qb; q0 += L) {
+    if (q0 + L > qb) q0 = qb - L;
+    V acc[KB];
+    for (int kb = 0; kb < KB; ++kb) acc[kb] = V{} + (bias ? bias[k0 + kb] : T(0));
+    for (int64_t c = 0; c < Cg; ++c) {
+      const T* x_c = x_n + (c0 + c) * HW;
+      const T* w_c = w + k0 * CRS + c * RS;  // tap (r, t) of channel k0 + kb: w_c[kb * CRS + r * S + t]
+      for (int64_t r = 0; r < s.R; ++r) {
+        const int64_t ih = ih0 + r * s.dil_h;
+        if (ih < 0 || ih >= s.H) continue;
+        const T* x_row = x_c + ih * s.W + q0 - s.pad_left;
+        for (int64_t t = 0; t < s.S; ++t) {
+          const V xv = R::load(x_row + t * s.dil_w);
+#pragma GCC unroll 8
+          for (int kb = 0; kb < KB; ++kb) acc[kb] += xv * w_c[kb * CRS + r * s.S + t];
+        }
+      }
+    }
+    for (int kb = 0; kb < KB; ++kb) R::store(y_n + (k0 + kb) * PQ + p * s.Q + q0, acc[kb]);
+    if (q0 + L >= qb) break;
+  }
+  for (int64_t q = 0; q < s.Q; ++q) {  // the other columns
+    if (q >= qa && q < qb) q = qb;
+    if (q >= s.Q) break;
+    for (int kb = 0; kb < KB; ++kb) {
+      T sum = bias ? bias[k0 + kb] : T(0);
+      for (int64_t c = 0; c < Cg; ++c) {
+        const T* x_c = x_n + (c0 + c) * HW;
+        const T* w_k = w + (k0 + kb) * CRS + c * RS;
+        for (int64_t r = 0; r < s.R; ++r) {
+          const int64_t ih = ih0 + r * s.dil_h;
+          if (ih < 0 || ih >= s.H) continue;
+          for (int64_t t = 0; t < s.S; ++t) {
+            const int64_t iw = q - s.pad_left + t * s.dil_w;
+            if (iw >= 0 && iw < s.W) sum += w_k[r * s.S + t] * x_c[ih * s.W + iw];
+          }
+        }
+      }
+      y_n[(k0 + kb) * PQ + p * s.Q + q] = sum;
+    }
+  }
+}
+
+template <typename T>
+void thin_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int64_t k0, int64_t kb, int64_t c0,
+              int64_t p, T* y_n) {
+  switch (kb) {
+    case 1: thin_row_kb<T, 1>(s, x_n, w, bias, k0, c0, p, y_n); break;
+    case 2: thin_row_kb<T, 2>(s, x_n, w, bias, k0, c0, p, y_n); break;
+    case 3: thin_row_kb<T, 3>(s, x_n, w, bias, k0, c0, p, y_n); break;
+    case 4: thin_row_kb<T, 4>(s, x_n, w, bias, k0, c0, p, y_n); break;
+    case 5: thin_row_kb<T, 5>(s, x_n, w, bias, k0, c0, p, y_n); break;
+    case 6: thin_row_kb<T, 6>(s, x_n, w, bias, k0, c0, p, y_n); break;
+    case 7: thin_row_kb<T, 7>(s, x_n, w, bias, k0, c0, p, y_n); break;
+    default: thin_row_kb<T, 8>(s, x_n, w, bias, k0, c0, p, y_n); break;
+  }
+}
+static_assert(kThinBlock == 8, "thin_row instantiates blocks of 1 to 8 channels");
+
 const DirectKernels kDirectTable = {direct_block_channels<float>(), direct_block_channels<double>(),
-                                    &direct_kvec_task<float>, &direct_kvec_task<double>};
+                                    &direct_kvec_task<float>,       &direct_kvec_task<double>,
+                                    &thin_row<float>,               &thin_row<double>};
 
 }  // namespace
 }  // namespace ck

@@ -157,6 +157,27 @@ def test_conv2d_direct_border_outputs(backend, dtype, rng, case):
     assert_close(run_conv(backend, x, w, b, algo="direct", **kw), reference.conv2d(x, w, b, **kw), dtype)
 
 
+# ---- direct: the thin path (fewer output channels per group than half a weight block) ---------------
+# With stride_w 1 it tiles each output row in vectors of up to 32 bytes (the last tile overlapping), and
+# runs the columns next to the padding, and rows too short for a tile, one at a time; blocks of up to 8
+# channels (13 = 8 + 5). Rows of 28, 14 and 9 columns, padding, dilation along w, groups, stride along h.
+DIRECT_THIN_CASES = {
+    "lenet_conv1": ((3, 1, 32, 32), (6, 1, 5, 5), dict()),
+    "k13_padded": ((2, 3, 17, 30), (13, 3, 3, 3), dict(padding=((1, 2), (2, 1)))),
+    "k1_dilated_w": ((2, 2, 12, 40), (1, 2, 3, 4), dict(dilation=(1, 3), padding=(1, 4))),
+    "groups_k2_stride_h": ((2, 6, 19, 23), (6, 2, 3, 3), dict(groups=3, stride=(2, 1), padding=1)),
+    "depthwise_wide": ((1, 4, 9, 37), (4, 1, 3, 5), dict(groups=4, padding=(1, 2))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DIRECT_THIN_CASES))
+def test_conv2d_direct_thin_rows(backend, dtype, rng, case):
+    xs, ws, kw = DIRECT_THIN_CASES[case]
+    x, w, b = make(rng, xs, ws, dtype, True)
+    assert_close(run_conv(backend, x, w, b, algo="direct", **kw), reference.conv2d(x, w, b, **kw), dtype)
+    assert_close(run_conv(backend, x, w, None, algo="direct", **kw), reference.conv2d(x, w, None, **kw), dtype)
+
+
 # --------------------------------------------------------------------------
 # bad arguments
 # --------------------------------------------------------------------------
