@@ -13,8 +13,8 @@
 //   forward direct kernel on the traded problem below;
 // - im2col: per group gw^T[(C/g)RS x K/g] = col[(C/g)RS x N*PQ] . gy^T[N*PQ x K/g], GEMMs over fixed blocks of
 //   the batch's pixels (the column matrix is built one block at a time, by runs of rows of x);
-// - fft: the forward FFT convolution of shapes.hpp's grad_weight_problem (images and channels traded) per
-//   group.
+// - fft: the forward FFT convolution of shapes.hpp's grad_weight_problem (images and channels, stride and
+//   dilation traded) per group ("the traded problem").
 // grad_bias: each channel's sum over the batch and pixels, accumulated in double.
 //
 // Every gradient is a fixed sum order for a given ISA: the results do not depend on the thread count (each

@@ -6,7 +6,8 @@
 // (y[p, q] = reduce over r of h[p*sh - ph + r*dh, q]). That is R + S operations per output instead of R*S,
 // and both inner loops run over q with no branches (the columns q whose taps all lie inside the image
 // form one interior range; the few border columns take a clipped scalar path), so they vectorise.
-// Windows are clipped to the image: taps in the padding never reach the reducer.
+// Windows are clipped to the image: taps in the padding never reach the reducer. The backward passes of
+// average and Lp pooling scatter through the same two passes taken back (scatter_sum).
 #pragma once
 
 #include <algorithm>
