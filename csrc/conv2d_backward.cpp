@@ -305,7 +305,8 @@ void conv2d_backward_weight_fft(const Conv2dShape& s, const Conv2dFftPlan& plan,
 }
 
 template <typename T>
-void grad_weight_traded(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* plan, const T* gy, const T* x, T* gw) {
+void grad_weight_traded(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* plan, const T* gy, const T* x,
+                        T* gw) {
   const Conv2dShape t = grad_weight_problem(s);
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), PQ = s.P * s.Q, HW = s.H * s.W;
   const int64_t RS = s.R * s.S;

@@ -207,7 +207,8 @@ void local_contrast_norm_backward(const LcnShape& s, const T* gy, const T* x, T*
   const int outer = s.N >= num_threads() ? threads_for(s.N) : 1;
 #pragma omp parallel for schedule(static) num_threads(outer)
   for (int64_t n = 0; n < s.N; ++n) {
-    lcn_backward_image(s, win.g, win.scale, gy + n * CHW, x + n * CHW, gx + n * CHW, threads_for(s.C * s.H * s.W / 16384));
+    lcn_backward_image(s, win.g, win.scale, gy + n * CHW, x + n * CHW, gx + n * CHW,
+                       threads_for(s.C * s.H * s.W / 16384));
   }
 }
 

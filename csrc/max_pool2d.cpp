@@ -191,8 +191,10 @@ void max_plane_2x2_argmax(const Pool2dShape& s, const T* x, T* y, int64_t* idx) 
         const int64_t i = 2 * q;
         const __m128 a0 = _mm_loadu_ps(r0 + i), a1 = _mm_loadu_ps(r0 + i + 4);
         const __m128 b0 = _mm_loadu_ps(r1 + i), b1 = _mm_loadu_ps(r1 + i + 4);
-        const __m128 v00 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), v01 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
-        const __m128 v10 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), v11 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m128 v00 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));  // window taps (0, 0), (0, 1)
+        const __m128 v01 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m128 v10 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0));  // (1, 0), (1, 1)
+        const __m128 v11 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
         const __m128i c00 = _mm_add_epi32(_mm_set1_epi32(static_cast<int32_t>(i)), lane);  // in-plane offsets of
         const __m128i c01 = _mm_add_epi32(c00, _mm_set1_epi32(1));                        // the taps, from row 2p
         const __m128i c10 = _mm_add_epi32(c00, _mm_set1_epi32(static_cast<int32_t>(s.W)));

@@ -87,6 +87,16 @@ def pool_geometry(kernel_size, stride, padding, dilation):
 # --------------------------------------------------------------------------
 
 
+def conv_geometry(x_shape, w_shape, stride, padding, dilation):
+    """(stride pair, dilation pair, (top, bottom, left, right) padding, (P, Q)) of a conv2d."""
+    (_, _, H, W), (_, _, R, S) = x_shape, w_shape
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    pt, pb, pl, pr = conv_padding(padding, (R, S), dilation, stride)
+    P, Q = conv_out_size(H, pt, pb, R, sh, dh), conv_out_size(W, pl, pr, S, sw, dw)
+    return (sh, sw), (dh, dw), (pt, pb, pl, pr), (P, Q)
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Grouped, strided, dilated 2-D cross-correlation (torch.nn.functional.conv2d).
 
@@ -99,11 +109,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     K, Cg, R, S = w.shape
     assert C == Cg * groups and K % groups == 0
     Kg = K // groups
-    sh, sw = pair(stride)
-    dh, dw = pair(dilation)
-    pt, pb, pl, pr = conv_padding(padding, (R, S), dilation, stride)
-    P = conv_out_size(H, pt, pb, R, sh, dh)
-    Q = conv_out_size(W, pl, pr, S, sw, dw)
+    (sh, sw), (dh, dw), (pt, pb, pl, pr), (P, Q) = conv_geometry(x.shape, w.shape, stride, padding, dilation)
     assert P >= 1 and Q >= 1
     xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     out = np.zeros((N, K, P, Q))
@@ -130,11 +136,7 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     N, C, H, W = x.shape
     K, Cg, R, S = w.shape
     Kg = K // groups
-    sh, sw = pair(stride)
-    dh, dw = pair(dilation)
-    pt, pb, pl, pr = conv_padding(padding, (R, S), dilation, stride)
-    P = conv_out_size(H, pt, pb, R, sh, dh)
-    Q = conv_out_size(W, pl, pr, S, sw, dw)
+    (sh, sw), (dh, dw), (pt, pb, pl, pr), (P, Q) = conv_geometry(x.shape, w.shape, stride, padding, dilation)
     out = np.zeros((N, K, P, Q))
     for n in range(N):
         for k in range(K):
@@ -548,11 +550,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     N, C, H, W = x.shape
     K, Cg, R, S = w.shape
     Kg = K // groups
-    sh, sw = pair(stride)
-    dh, dw = pair(dilation)
-    pt, pb, pl, pr = conv_padding(padding, (R, S), dilation, stride)
-    P = conv_out_size(H, pt, pb, R, sh, dh)
-    Q = conv_out_size(W, pl, pr, S, sw, dw)
+    (sh, sw), (dh, dw), (pt, pb, pl, pr), (P, Q) = conv_geometry(x.shape, w.shape, stride, padding, dilation)
     assert go.shape == (N, K, P, Q)
     xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     gxp = np.zeros_like(xp)

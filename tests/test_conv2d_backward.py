@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import cnnkernels as ck
+import conv_cases
 import reference
 from reference import LAYOUTS, TOL, assert_close, assert_unchanged, snapshot
 
@@ -28,36 +29,14 @@ F64 = np.dtype(np.float64)
 FD_TOL = 1e-7  # conv2d is linear in x, weight and bias: central differences are exact up to rounding
 NEEDS_ALL = ("input", "weight", "bias")
 
-# name -> (x shape, weight shape, kwargs); small enough for finite differences of every element
+# name -> (x shape, weight shape, kwargs): the forward's edge geometries (conv_cases.CASES, small enough
+# for finite differences of every element) and those the gradients need besides
 CASES = {
-    "basic_3x3_pad1": ((2, 3, 5, 4), (4, 3, 3, 3), dict(padding=1)),
-    "1x1_input_1x1_kernel": ((1, 1, 1, 1), (1, 1, 1, 1), dict()),
-    "1x1_input_3x3_kernel_pad1": ((1, 2, 1, 1), (3, 2, 3, 3), dict(padding=1)),
-    "kernel_equals_input": ((2, 2, 5, 4), (3, 2, 5, 4), dict()),
-    "kernel_equals_padded_input": ((1, 2, 3, 3), (2, 2, 5, 5), dict(padding=1)),
-    "stride_gt_kernel": ((1, 2, 9, 8), (2, 2, 2, 2), dict(stride=3)),  # some inputs get no gradient
-    "stride_gt_input": ((1, 2, 4, 4), (2, 2, 2, 2), dict(stride=5)),
-    "rect_stride_pad_dilation": ((1, 2, 9, 8), (2, 2, 3, 2), dict(stride=(2, 3), padding=(1, 2), dilation=(2, 1))),
-    "dilation2": ((1, 3, 7, 7), (2, 3, 3, 3), dict(dilation=2, padding=2)),
-    "dilation_gt_input_with_pad": ((1, 1, 2, 2), (1, 1, 2, 2), dict(dilation=3, padding=1)),
-    "groups2": ((2, 4, 5, 5), (6, 2, 3, 3), dict(groups=2, padding=1)),
+    **conv_cases.CASES,
     "groups_one_filter_each": ((1, 4, 5, 5), (2, 2, 3, 3), dict(groups=2, padding=1)),  # K/groups = 1
-    "depthwise": ((2, 4, 5, 5), (4, 1, 3, 3), dict(groups=4, padding=1)),
-    "depthwise_multiplier": ((1, 3, 6, 5), (6, 1, 2, 3), dict(groups=3, stride=2)),
-    "groups_dilation_stride": ((1, 6, 9, 8), (4, 3, 3, 2), dict(groups=2, dilation=2, stride=2, padding=(1, 2))),
     "asym_padding_1020": ((1, 2, 6, 7), (3, 2, 3, 3), dict(padding=((1, 0), (2, 1)))),
     "asym_padding_strided": ((1, 2, 6, 7), (3, 2, 3, 2), dict(padding=((1, 0), (2, 1)), stride=2)),
     "asym_padding_wide": ((1, 2, 5, 6), (3, 2, 3, 3), dict(padding=((1, 2), (0, 3)))),
-    "asym_padding_lists": ((1, 2, 5, 5), (3, 2, 2, 2), dict(padding=[[0, 1], [2, 0]], stride=[1, 2])),
-    "pair_padding": ((1, 2, 5, 6), (3, 2, 3, 3), dict(padding=(2, 0))),
-    "same_odd": ((1, 2, 6, 7), (3, 2, 3, 5), dict(padding="same")),
-    "same_even": ((1, 2, 6, 7), (3, 2, 4, 2), dict(padding="same")),
-    "same_even_dilated": ((1, 2, 6, 7), (3, 2, 2, 4), dict(padding="same", dilation=(3, 2))),
-    "same_1x1_input": ((1, 2, 1, 1), (2, 2, 4, 4), dict(padding="same")),
-    "valid": ((1, 2, 6, 7), (3, 2, 3, 3), dict(padding="valid")),
-    "valid_strided": ((1, 2, 7, 7), (3, 2, 3, 3), dict(padding="valid", stride=2)),
-    "odd_sizes": ((3, 3, 7, 5), (5, 3, 3, 2), dict(stride=(2, 1), padding=(0, 1))),
-    "pointwise_strided": ((3, 3, 5, 7), (2, 3, 1, 1), dict(stride=2)),
     "batch9": ((9, 3, 4, 5), (4, 3, 3, 3), dict(padding=1, stride=2)),
     "channels_7_5": ((2, 7, 4, 5), (5, 7, 3, 3), dict(padding=1)),
     "channels_17_9": ((1, 17, 4, 4), (9, 17, 2, 3), dict(padding=(1, 0))),

@@ -59,8 +59,8 @@ struct BoundConv2dPlan {
 
   bool made_for(const Conv2dShape& s, int64_t bytes, ConvDirection direction) const {
     const Conv2dShape& a = shape;
-    return bytes == elem_bytes && direction == plan.direction && a.N == s.N && a.C == s.C && a.H == s.H && a.W == s.W && a.K == s.K &&
-           a.R == s.R && a.S == s.S && a.groups == s.groups && a.stride_h == s.stride_h &&
+    return bytes == elem_bytes && direction == plan.direction && a.N == s.N && a.C == s.C && a.H == s.H &&
+           a.W == s.W && a.K == s.K && a.R == s.R && a.S == s.S && a.groups == s.groups && a.stride_h == s.stride_h &&
            a.stride_w == s.stride_w && a.pad_top == s.pad_top && a.pad_bottom == s.pad_bottom &&
            a.pad_left == s.pad_left && a.pad_right == s.pad_right && a.dil_h == s.dil_h && a.dil_w == s.dil_w;
   }

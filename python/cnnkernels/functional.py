@@ -209,11 +209,17 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     b = backend_for(x, op, backend)
     x = b.check_array(x, op, "x", 4)
     kernel, stride, padding, _ = _pool_args(op, kernel_size, stride, padding, 1)
-    if divisor_override is not None:
-        divisor_override = _args.to_int(divisor_override, op, "divisor_override")
-        if divisor_override < 1:
-            raise ValueError(f"{op}: divisor_override must be a positive integer or None, got {divisor_override}")
+    divisor_override = _divisor_override(op, divisor_override)
     return b.run(op, x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), divisor_override)
+
+
+def _divisor_override(op, divisor_override):
+    if divisor_override is None:
+        return None
+    divisor_override = _args.to_int(divisor_override, op, "divisor_override")
+    if divisor_override < 1:
+        raise ValueError(f"{op}: divisor_override must be a positive integer or None, got {divisor_override}")
+    return divisor_override
 
 
 def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, backend=None):
@@ -240,6 +246,11 @@ def feature_lp_pool(x, norm_type, width, stride=None, backend=None):
     op = "feature_lp_pool"
     b = backend_for(x, op, backend)
     x = b.check_array(x, op, "x", 4)
+    p, width, stride = _feature_args(op, x, norm_type, width, stride)
+    return b.run(op, x, p, width, stride)
+
+
+def _feature_args(op, x, norm_type, width, stride):
     p = _args.positive_finite(norm_type, op, "norm_type")
     width = _args.to_int(width, op, "width")
     if not 1 <= width <= x.shape[1]:
@@ -247,7 +258,7 @@ def feature_lp_pool(x, norm_type, width, stride=None, backend=None):
     stride = width if stride is None else _args.to_int(stride, op, "stride")
     if stride < 1:
         raise ValueError(f"{op}: stride must be positive, got {stride}")
-    return b.run(op, x, p, width, stride)
+    return p, width, stride
 
 
 def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4, backend=None):
@@ -307,10 +318,7 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
     b = backend_for(x, op, backend)
     x = b.check_array(x, op, "x", 4)
     kernel, stride, padding, _ = _pool_args(op, kernel_size, stride, padding, 1)
-    if divisor_override is not None:
-        divisor_override = _args.to_int(divisor_override, op, "divisor_override")
-        if divisor_override < 1:
-            raise ValueError(f"{op}: divisor_override must be a positive integer or None, got {divisor_override}")
+    divisor_override = _divisor_override(op, divisor_override)
     grad_out = _grad_out(op, b, grad_out, x)
     return b.run(op, grad_out, x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad),
                  divisor_override)
@@ -333,13 +341,7 @@ def feature_lp_pool_backward(grad_out, x, norm_type, width, stride=None, backend
     op = "feature_lp_pool_backward"
     b = backend_for(x, op, backend)
     x = b.check_array(x, op, "x", 4)
-    p = _args.positive_finite(norm_type, op, "norm_type")
-    width = _args.to_int(width, op, "width")
-    if not 1 <= width <= x.shape[1]:
-        raise ValueError(f"{op}: width must be in [1, C={x.shape[1]}], got {width}")
-    stride = width if stride is None else _args.to_int(stride, op, "stride")
-    if stride < 1:
-        raise ValueError(f"{op}: stride must be positive, got {stride}")
+    p, width, stride = _feature_args(op, x, norm_type, width, stride)
     out_shape = (x.shape[0], (x.shape[1] - width) // stride + 1, x.shape[2], x.shape[3])
     grad_out = _grad_out(op, b, grad_out, x, out_shape)
     return b.run(op, grad_out, x, p, width, stride)
