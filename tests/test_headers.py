@@ -26,11 +26,15 @@ KERNEL = r"""
 __global__ void shape_arithmetic(ck::Conv2dShape c, ck::Pool2dShape p, int64_t* out, double* real, float* f) {
   int64_t lo = 0, hi = 0;
   out[0] = ck::output_size(c.H, c.R, c.stride_h, c.pad_top, c.pad_bottom, c.dil_h, false);
-  ck::inside_range(-1, 2, c.W, c.Q, &lo, &hi);
+  ck::inside_range(int64_t(-1), 2, c.W, c.Q, &lo, &hi);
   out[1] = lo + hi;
   out[2] = c.C_per_group() + c.K_per_group() + c.is_pointwise() + c.output().numel() + c.weight().numel() +
            c.input().numel();
-  ck::window_taps(threadIdx.x, p.H, p.R, p.stride_h, p.pad_h, p.dil_h, &lo, &hi);
+  ck::window_taps(int64_t(threadIdx.x), p.H, p.R, p.stride_h, p.pad_h, p.dil_h, &lo, &hi);
+  int lo32 = 0, hi32 = 0;  // the index helpers in 32 bits, as the CUDA kernels use them
+  ck::covering_outputs(int(threadIdx.x), 5, 3, 2, 1, &lo32, &hi32);
+  ck::window_taps(int(threadIdx.x), 9, 3, 2, 1, 1, &lo32, &hi32);
+  out[9] = lo32 + hi32;
   out[3] = hi - lo;
   ck::interior_outputs(p.P, p.H, p.R, p.stride_h, p.pad_h, p.dil_h, &lo, &hi);
   out[4] = hi - lo + p.output().numel() + p.input().numel();

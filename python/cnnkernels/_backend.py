@@ -1,6 +1,9 @@
 """Backends: which compiled module runs a kernel, chosen by the kind of array or by name.
 
-A backend wraps one compiled module (`_cpu` now; `_cuda` and `_cuda_emu` when they exist). Every module
+A backend wraps one compiled module: "cpu" (`_cpu`, NumPy arrays), "cuda-emu" (`_cuda_emu`: the CUDA kernels
+emulated on the CPU, on NumPy arrays copied through emulated device memory; always built) and "cuda"
+(`_cuda`, when built and a CUDA device answers: CUDA arrays, or NumPy arrays copied to the device and back;
+see _device.py). Every module
 has the same operation names (conv2d_<algo>, conv2d_plan, max_pool2d, avg_pool2d, lp_pool2d,
 feature_lp_pool, local_contrast_norm; conv2d_backward_input_<algo>, conv2d_backward_weight_<algo>,
 conv2d_backward_bias and <pool or lcn>_backward), and each backend says what it has: its convolution algorithms,
@@ -69,18 +72,17 @@ class Backend:
 
     def conv2d(self, plan, x, weight, bias, stride, padding, dilation, groups):
         """Runs a forward plan of plan_conv2d on checked arrays."""
-        kernel = getattr(self.module, "conv2d_" + plan.algo)
-        return kernel(x, weight, bias, stride, padding, dilation, groups, plan)
+        return self.run("conv2d_" + plan.algo, x, weight, bias, stride, padding, dilation, groups, plan)
 
     def conv2d_backward_input(self, plan, grad_out, weight, x_shape, stride, padding, dilation, groups):
         """Runs a backward_input plan: the gradient with respect to x."""
-        kernel = getattr(self.module, "conv2d_backward_input_" + plan.algo)
-        return kernel(grad_out, weight, x_shape, stride, padding, dilation, groups, plan)
+        return self.run("conv2d_backward_input_" + plan.algo, grad_out, weight, x_shape, stride, padding, dilation,
+                        groups, plan)
 
     def conv2d_backward_weight(self, plan, grad_out, x, w_shape, stride, padding, dilation, groups):
         """Runs a backward_weight plan: the gradient with respect to weight."""
-        kernel = getattr(self.module, "conv2d_backward_weight_" + plan.algo)
-        return kernel(grad_out, x, w_shape, stride, padding, dilation, groups, plan)
+        return self.run("conv2d_backward_weight_" + plan.algo, grad_out, x, w_shape, stride, padding, dilation,
+                        groups, plan)
 
     # -- the machine -------------------------------------------------------------------------------------
     def num_threads(self):
@@ -99,8 +101,16 @@ def _kind_name(kind):
 _BACKENDS = {"cpu": Backend("cpu", _cpu, np.ndarray)}
 
 
+def _load_device_backends():
+    from . import _device
+
+    for backend in _device.device_backends():
+        _BACKENDS[backend.name] = backend
+
+
 def cuda_available():
-    """True when a CUDA module is built and a CUDA device answers (False until the CUDA module exists)."""
+    """True when cnnkernels._cuda is built and a CUDA device answers (False on a machine without a GPU or
+    driver, and in a build without nvcc)."""
     return "cuda" in _BACKENDS
 
 
@@ -120,7 +130,8 @@ def available_backends():
     return tuple(_BACKENDS)
 
 
-def _is_cuda_array(a):
+def is_cuda_array(a):
+    """Whether `a` is a CUDA array: __cuda_array_interface__, or a __dlpack__ on a CUDA device."""
     if hasattr(a, "__cuda_array_interface__"):
         return True
     device = getattr(a, "__dlpack_device__", None)
@@ -138,10 +149,13 @@ def backend_for(x, op, backend=None):
         return get_backend(backend)
     if isinstance(x, np.ndarray):
         return _BACKENDS["cpu"]
-    if _is_cuda_array(x):
+    if is_cuda_array(x):
         if not cuda_available():
             raise ValueError(f"{op}: x is a CUDA array, but no CUDA backend is available in this build "
                              f"(cnnkernels.cuda_available() is False)")
         return _BACKENDS["cuda"]
     raise TypeError(f"{op}: x must be a numpy.ndarray (or a CUDA array with a CUDA backend), "
                     f"got {type(x).__name__}")
+
+
+_load_device_backends()

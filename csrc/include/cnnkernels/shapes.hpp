@@ -55,13 +55,25 @@ CK_HD constexpr int64_t output_size(int64_t in, int64_t k, int64_t stride, int64
 }
 
 // The indices q in [0, out) whose coordinate q*stride + offset lies inside [0, in): [*lo, *hi). Lets kernels
-// skip zero padding without materialising it (outputs of a tap, or taps of a window).
-CK_HD constexpr void inside_range(int64_t offset, int64_t stride, int64_t in, int64_t out, int64_t* lo,
-                                  int64_t* hi) {
-  const int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  const int64_t last = in - 1 - offset < 0 ? -1 : (in - 1 - offset) / stride;  // may be >= out
-  *lo = min64(first, out);
-  *hi = max64(min64(last + 1, out), *lo);
+// skip zero padding without materialising it (outputs of a tap, or taps of a window). The index helpers here
+// are templates on the integer type: int64_t on the CPU, int in CUDA kernels (whose 64-bit divisions are
+// subroutine calls).
+// The integer type of these helpers comes from their first argument alone (the others convert to it).
+template <typename T>
+struct Same {
+  using type = T;
+};
+template <typename T>
+using same_t = typename Same<T>::type;
+
+template <typename I>
+CK_HD constexpr void inside_range(I offset, same_t<I> stride, same_t<I> in, same_t<I> out, same_t<I>* lo,
+                                  same_t<I>* hi) {
+  const I first = offset >= 0 ? I(0) : (-offset + stride - 1) / stride;
+  const I last = in - 1 - offset < 0 ? I(-1) : (in - 1 - offset) / stride;  // may be >= out
+  *lo = first < out ? first : out;
+  const I end = last + 1 < out ? last + 1 : out;
+  *hi = end > *lo ? end : *lo;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -203,17 +215,33 @@ struct Pool2dShape {
 
 // Along one dimension: the taps t in [*lo, *hi) of output o's window (which starts at o*stride - pad, taps
 // dil apart) that land inside the input [0, in). Taps in the padding never reach a reduction.
-CK_HD constexpr void window_taps(int64_t o, int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil,
-                                 int64_t* lo, int64_t* hi) {
-  inside_range(o * stride - pad, dil, in, k, lo, hi);
+template <typename I>
+CK_HD constexpr void window_taps(I o, same_t<I> in, same_t<I> k, same_t<I> stride, same_t<I> pad, same_t<I> dil,
+                                 same_t<I>* lo, same_t<I>* hi) {
+  inside_range<I>(o * stride - pad, dil, in, k, lo, hi);
 }
 
 // Along one dimension: the interior outputs [*lo, *hi) of [0, out), those whose k taps all lie inside.
-CK_HD constexpr void interior_outputs(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil,
-                                      int64_t* lo, int64_t* hi) {
-  *lo = min64(out, (pad + stride - 1) / stride);            // first o with o*stride - pad >= 0
-  const int64_t last_start = in - 1 - (k - 1) * dil + pad;  // o*stride <= last_start
-  *hi = last_start < 0 ? *lo : max64(*lo, min64(out, last_start / stride + 1));
+template <typename I>
+CK_HD constexpr void interior_outputs(I out, same_t<I> in, same_t<I> k, same_t<I> stride, same_t<I> pad,
+                                      same_t<I> dil, same_t<I>* lo, same_t<I>* hi) {
+  const I first = (pad + stride - 1) / stride;  // first o with o*stride - pad >= 0
+  *lo = first < out ? first : out;
+  const I last_start = in - 1 - (k - 1) * dil + pad;  // o*stride <= last_start
+  const I end = last_start < 0 ? *lo : last_start / stride + 1;
+  *hi = end < *lo ? *lo : end < out ? end : out;
+}
+
+// Along one dimension, for dilation 1: the outputs [*lo, *hi) whose window (k taps from o*stride - pad)
+// covers input i (the gather form of a pooling backward pass, as the CUDA kernels compute it).
+template <typename I>
+CK_HD constexpr void covering_outputs(I i, same_t<I> out, same_t<I> k, same_t<I> stride, same_t<I> pad,
+                                      same_t<I>* lo, same_t<I>* hi) {
+  const I first = i + pad - k + 1;  // o*stride >= first
+  const I l = first <= 0 ? I(0) : (first + stride - 1) / stride;
+  *lo = l < out ? l : out;
+  const I end = i + pad < 0 ? *lo : (i + pad) / stride + 1;
+  *hi = end < *lo ? *lo : end < out ? end : out;
 }
 
 // avg_pool2d's count along one dimension for output o (PyTorch's rule): the window [o*stride - pad, +k)
