@@ -102,7 +102,8 @@ BACKENDS = {
 
 # The largest problem (elements of x, grad_out or weight) a test runs on the emulator, which runs every CUDA
 # thread as a fiber on the CPU: tests of large shapes skip there (tests use `backend.fits(...)`).
-EMU_MAX_ELEMENTS = 200_000
+# (CNNKERNELS_TEST_EMU_MAX_ELEMENTS lowers it: tools/sanitize does, sanitized fibers being slower still.)
+EMU_MAX_ELEMENTS = int(os.environ.get("CNNKERNELS_TEST_EMU_MAX_ELEMENTS", 200_000))
 
 # Every algorithm name of every backend under test, "auto" first.
 ALGOS = ["auto"] + sorted({a for b in BACKENDS.values() if b.available for a in b.algorithms})

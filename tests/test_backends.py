@@ -2,6 +2,8 @@
 array's kind is found before it is checked; unknown or unavailable backends and arrays of no backend are
 clear errors; the algorithm names come from one list in the library."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,91 @@ def test_plan_says_what_auto_runs(shape):
     algo = ck.conv2d_plan(x.shape, w.shape, padding=2)["algo"]
     assert algo in ck.get_backend("cpu").algorithms
     np.testing.assert_array_equal(ck.conv2d(x, w, padding=2), ck.conv2d(x, w, padding=2, algo=algo))
+
+
+# -- the rules of CUDA arrays, without a GPU: a "cuda" backend over the emulated module, taking fake CUDA
+# arrays (__cuda_array_interface__ over emulated device memory) and giving back fake CUDA arrays.
+
+class FakeDeviceArray:
+    """A CUDA array as a CuPy array presents itself: __cuda_array_interface__ over (emulated) device memory."""
+
+    def __init__(self, mem, shape, dtype, strides=None):
+        self.mem, self.shape, self.dtype, self.strides = mem, tuple(shape), np.dtype(dtype), strides
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.shape, "typestr": self.dtype.str, "data": (self.mem.ptr, False), "version": 3,
+                "strides": self.strides}
+
+
+class FakeCudaArrays:
+    def __init__(self, module):
+        self.module, self.streams = module, []
+
+    def stream(self):
+        self.streams.append(7)
+        return 0
+
+    def alloc(self, nbytes):
+        return self.module.DeviceMemory(nbytes)
+
+    def wrap(self, r):
+        return FakeDeviceArray(r.owner, r.shape, r.dtype)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    from cnnkernels import _backend, _device
+
+    module = ck.get_backend("cuda-emu").module
+    backend = _device.DeviceBackend("cuda", module, cuda_arrays=FakeCudaArrays(module), takes_cuda_arrays=True)
+    monkeypatch.setitem(_backend._BACKENDS, "cuda", backend)
+
+    def to_device(a):
+        a = np.ascontiguousarray(a)
+        mem = module.DeviceMemory(a.nbytes)
+        module.copy_to_device(mem.ptr, a)
+        return FakeDeviceArray(mem, a.shape, a.dtype)
+
+    def to_host(d):
+        out = np.empty(d.shape, d.dtype)
+        module.copy_to_host(out, d.mem.ptr)
+        return out
+    return types.SimpleNamespace(backend=backend, to_device=to_device, to_host=to_host)
+
+
+def test_cuda_arrays_in_give_cuda_arrays_out_on_the_current_stream(fake_cuda):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 3, 6, 6)).astype(np.float32), rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    y = ck.conv2d(fake_cuda.to_device(x), fake_cuda.to_device(w), padding=1, algo="direct")
+    assert isinstance(y, FakeDeviceArray) and y.shape == (2, 4, 6, 6)
+    np.testing.assert_allclose(fake_cuda.to_host(y), ck.conv2d(x, w, padding=1), rtol=1e-5, atol=1e-5)
+    assert fake_cuda.backend.cuda_arrays.streams  # the stream was asked for
+    out, idx = ck.max_pool2d(fake_cuda.to_device(x), 2, return_indices=True)
+    assert isinstance(out, FakeDeviceArray) and isinstance(idx, FakeDeviceArray) and idx.dtype == np.int64
+
+
+def test_numpy_arrays_on_the_cuda_backend_come_back_as_numpy(fake_cuda):
+    y = ck.avg_pool2d(X, 2, backend="cuda")
+    assert isinstance(y, np.ndarray)
+    np.testing.assert_allclose(y, ck.avg_pool2d(X, 2), rtol=1e-6)
+
+
+def test_mixing_cuda_and_numpy_arrays_is_an_error_naming_the_argument(fake_cuda):
+    w = np.ones((3, 2, 3, 3), np.float32)
+    with pytest.raises(TypeError, match="weight is a NumPy array but x is a CUDA array"):
+        ck.conv2d(fake_cuda.to_device(X), w)
+    with pytest.raises(TypeError, match="weight is a CUDA array but x is a NumPy array"):
+        ck.conv2d(X, fake_cuda.to_device(w), backend="cuda")
+
+
+def test_a_strided_cuda_array_is_a_value_error_naming_it(fake_cuda):
+    d = fake_cuda.to_device(X)
+    d.strides = (400, 200, 40, 8)  # every other element of a row: not C-contiguous
+    with pytest.raises(ValueError, match="x must be C-contiguous"):
+        ck.avg_pool2d(d, 2)
+
+
+def test_a_cuda_array_of_another_dtype_is_a_type_error(fake_cuda):
+    with pytest.raises(TypeError, match="x must be float32 or float64"):
+        ck.avg_pool2d(fake_cuda.to_device(X.astype(np.float16)), 2)

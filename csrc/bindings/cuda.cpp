@@ -26,6 +26,14 @@
 #include "cnnkernels/checks.hpp"
 #include "cnnkernels/kernels.hpp"
 
+#if defined(CK_CUDA_EMU)
+namespace ck {
+namespace cuda {
+std::vector<double> emu_selftest(const std::string& name);  // cuda/emu/selftest.cu
+}  // namespace cuda
+}  // namespace ck
+#endif
+
 #ifndef CK_MODULE_NAME
 #error "CK_MODULE_NAME must name the module (_cuda or _cuda_emu)"
 #endif
@@ -696,4 +704,8 @@ PYBIND11_MODULE(CK_MODULE_NAME, m) {
   m.def("device_count", &device_count, "Usable CUDA devices (0 without a driver or a device).");
   m.def("device_info", &device_info, "The current device's name and properties.");
   m.def("synchronize", &synchronize, py::arg("stream") = 0);
+#if defined(CK_CUDA_EMU)
+  m.def("emu_selftest", &cuda::emu_selftest, py::arg("name"),
+        "Runs one of the emulator's own test kernels (cuda/emu/selftest.cu) and returns what it computed.");
+#endif
 }

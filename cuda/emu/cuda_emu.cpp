@@ -16,14 +16,15 @@
 // a fiber with synchronisation (the fiber sees the block's setup) and a fiber back to the scheduler without
 // it, so fibers are ordered only by the barriers: each barrier instance is a release by every arriving thread
 // and an acquire by every released one, on a token of that instance (two alternate: the phase parity), and an
-// exiting thread releases the token of the next instance. Under TSan each fiber gets a fresh mmap'ed stack (a reused one would
-// look like a race between the fibers that used it), and a worker acquires its fibers' exit token once its
-// last block is done. AddressSanitizer is told each switch (__sanitizer_start/finish_switch_fiber), and shared
+// exiting thread releases the token of the next instance. Under TSan a worker keeps one TSan fiber and one
+// stack per thread index for all its blocks (creating them per block cost minutes of system time a test
+// file): CUDA thread t of every block the worker runs is one TSan thread, so a race between blocks that a
+// worker runs one after the other is seen only between different thread indices. A worker acquires its
+// fibers' exit token once its last block is done. AddressSanitizer is told each switch (__sanitizer_start/finish_switch_fiber), and shared
 // memory is a plain heap object per declaration site and block, with redzones. The emulator's own bookkeeping
 // is not instrumented (CK_EMU_NO_TSAN).
 #include "cuda_emu.hpp"
 
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -144,6 +145,10 @@ struct Worker {
   Fiber* current = nullptr;
   void* scheduler_sp = nullptr;
   std::vector<char*> free_stacks;
+#if CK_EMU_TSAN
+  std::vector<char*> thread_stacks;   // by thread index, for all blocks
+  std::vector<void*> thread_fibers;
+#endif
   // The block's shared objects: a plain array, so the lookups (by every fiber) are not instrumented.
   static constexpr int kMaxSharedObjects = 64;
   SharedObject shared[kMaxSharedObjects];
@@ -167,6 +172,12 @@ struct Worker {
 
   ~Worker() {
     for (char* s : free_stacks) std::free(s);
+#if CK_EMU_TSAN
+    for (char* s : thread_stacks) std::free(s);
+    for (void* f : thread_fibers) {
+      if (f) __tsan_destroy_fiber(f);
+    }
+#endif
     release_shared();
   }
   // Freeing is not an access that races with the block's fibers (they are done).
@@ -237,13 +248,14 @@ CK_EMU_NO_TSAN void switch_to_scheduler(Worker* w, Fiber* f, bool exiting) {
   __builtin_unreachable();
 }
 
-CK_EMU_NO_TSAN char* new_stack(Worker* w) {
+// A stack for thread index t (under TSan always the same one for t; else any free one).
+CK_EMU_NO_TSAN char* new_stack(Worker* w, size_t t) {
 #if CK_EMU_TSAN
-  (void)w;
-  void* p = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  return static_cast<char*>(p);
+  if (w->thread_stacks.size() <= t) w->thread_stacks.resize(t + 1, nullptr);
+  if (!w->thread_stacks[t]) w->thread_stacks[t] = static_cast<char*>(std::malloc(kStackBytes));
+  return w->thread_stacks[t];
 #else
+  (void)t;
   if (!w->free_stacks.empty()) {
     char* s = w->free_stacks.back();
     w->free_stacks.pop_back();
@@ -256,8 +268,7 @@ CK_EMU_NO_TSAN char* new_stack(Worker* w) {
 CK_EMU_NO_TSAN void free_stack(Worker* w, char* s) {
   if (!s) return;
 #if CK_EMU_TSAN
-  (void)w;
-  munmap(s, kStackBytes);
+  (void)w;  // kept for its thread index
 #else
 #if CK_EMU_ASAN
   __asan_unpoison_memory_region(s, kStackBytes);
@@ -269,7 +280,8 @@ CK_EMU_NO_TSAN void free_stack(Worker* w, char* s) {
 // Runs fiber f until it exits or waits; starts it first when fresh. False when no stack could be had.
 CK_EMU_NO_TSAN bool resume(Worker* w, Fiber* f) {
   if (f->state == State::fresh) {
-    f->stack = new_stack(w);
+    const size_t t = size_t(f - w->fibers.data());
+    f->stack = new_stack(w, t);
     if (!f->stack) return false;
     // The frame ck_emu_switch pops: MXCSR and x87 control word, six registers, then the return address
     // (fiber_main), which it enters with the stack as a call would leave it (8 mod 16).
@@ -281,7 +293,9 @@ CK_EMU_NO_TSAN bool resume(Worker* w, Fiber* f) {
     frame[8] = 0;
     f->sp = frame;
 #if CK_EMU_TSAN
-    f->tsan_fiber = __tsan_create_fiber(0);
+    if (w->thread_fibers.size() <= t) w->thread_fibers.resize(t + 1, nullptr);
+    if (!w->thread_fibers[t]) w->thread_fibers[t] = __tsan_create_fiber(0);
+    f->tsan_fiber = w->thread_fibers[t];
 #endif
   }
   f->state = State::runnable;
@@ -298,10 +312,6 @@ CK_EMU_NO_TSAN bool resume(Worker* w, Fiber* f) {
 #endif
   w->current = nullptr;
   if (f->state == State::done) {
-#if CK_EMU_TSAN
-    __tsan_destroy_fiber(f->tsan_fiber);
-    f->tsan_fiber = nullptr;
-#endif
     free_stack(w, f->stack);
     f->stack = nullptr;
   }
@@ -406,9 +416,6 @@ CK_EMU_NO_TSAN bool run_block(Worker* w, uint64_t index) {
   for (Fiber& f : w->fibers) {
     if (f.state != State::done && f.stack) {
       tsan_acquire(f.token);
-#if CK_EMU_TSAN
-      __tsan_destroy_fiber(f.tsan_fiber);
-#endif
       free_stack(w, f.stack);
       f.stack = nullptr;
     }

@@ -60,12 +60,31 @@ def _cupy():
     return cupy
 
 
-class DeviceBackend(Backend):
-    """A CUDA module, on NumPy arrays (staged through device memory) and, for real CUDA, on CUDA arrays."""
+class CupyArrays:
+    """Where the results of a call on CUDA arrays go: CuPy arrays from CuPy's memory pool, on CuPy's current
+    stream (what a CUDA array in gives back)."""
 
-    def __init__(self, name, module):
+    def stream(self):
+        return _cupy().cuda.get_current_stream().ptr
+
+    def alloc(self, nbytes):
+        return _cupy().cuda.alloc(nbytes)
+
+    def wrap(self, device_array):
+        """A CuPy array over a result (its memory: an allocation of alloc)."""
+        return _cupy().ndarray(device_array.shape, dtype=device_array.dtype, memptr=device_array.owner)
+
+
+class DeviceBackend(Backend):
+    """A CUDA module, on NumPy arrays (staged through device memory) and, for real CUDA, on CUDA arrays.
+
+    cuda_arrays: how results on CUDA arrays are made (CupyArrays; tests pass fakes to check the rules
+    without a GPU); takes_cuda_arrays: whether CUDA arrays are accepted (not by the emulator)."""
+
+    def __init__(self, name, module, cuda_arrays=None, takes_cuda_arrays=None):
         super().__init__(name, module, np.ndarray)
-        self.emulated = bool(module.EMULATED)
+        self.emulated = not takes_cuda_arrays if takes_cuda_arrays is not None else bool(module.EMULATED)
+        self.cuda_arrays = cuda_arrays or CupyArrays()
 
     def owns(self, a):
         return isinstance(a, (np.ndarray, DeviceView)) or (not self.emulated and is_cuda_array(a))
@@ -113,9 +132,8 @@ class DeviceBackend(Backend):
         CUDA arrays used in place and the results returned as CuPy arrays."""
         on_device = any(isinstance(a, DeviceView) for a in args)
         if on_device:
-            cupy = _cupy()
-            stream = cupy.cuda.get_current_stream().ptr
-            alloc = cupy.cuda.alloc
+            stream = self.cuda_arrays.stream()
+            alloc = self.cuda_arrays.alloc
         else:
             stream = 0
             alloc = self.module.DeviceMemory
@@ -140,8 +158,7 @@ class DeviceBackend(Backend):
         if not isinstance(r, m.DeviceArray):
             return r
         if on_device:
-            cupy = _cupy()
-            return cupy.ndarray(r.shape, dtype=r.dtype, memptr=r.owner)
+            return self.cuda_arrays.wrap(r)
         out = np.empty(r.shape, dtype=r.dtype)
         m.copy_to_host(out, r.ptr, stream)
         return out
@@ -157,13 +174,33 @@ class DeviceBackend(Backend):
         return (self.name, self.module.device_info()["name"])
 
 
+def _load_module_file(name, path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
+        raise ImportError(f"CNNKERNELS_EMU_MODULE={path!r} is not an extension module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def device_backends():
     """The CUDA backends this build and machine can run: "cuda-emu" always, "cuda" when cnnkernels._cuda is
-    built and a device answers."""
+    built and a device answers. The environment variable CNNKERNELS_EMU_MODULE, a path to another build of
+    _cuda_emu (tools/sanitize builds one with a sanitizer), replaces the installed emulated module."""
+    import os
+
     backends = []
+    override = os.environ.get("CNNKERNELS_EMU_MODULE")
     try:
-        from . import _cuda_emu
+        if override:
+            _cuda_emu = _load_module_file("cnnkernels._cuda_emu", override)
+        else:
+            from . import _cuda_emu
     except ImportError:
+        if override:
+            raise
         _cuda_emu = None
     if _cuda_emu is not None:
         backends.append(DeviceBackend("cuda-emu", _cuda_emu))
