@@ -94,3 +94,25 @@ def test_unavailable_device_is_refused_with_the_backends_reason(device, capsys):
     assert bench.main(["--device", device, "--quick", "--no-torch"]) == 2
     err = capsys.readouterr().err
     assert f"--device {device}" in err and "backend" in err
+
+
+def test_device_run_on_the_emulator(tmp_path, capsys):
+    # `--device cuda-emu`: the device benchmark's code (bench/device.py) on the emulator, a smoke run.
+    out = tmp_path / "d.json"
+    assert bench.main(["--device", "cuda-emu", "--quick", "--min-time", "0.001", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "emulated" in text and "direct" in text and "im2col" in text and "local_contrast_norm" in text
+    data = json.loads(out.read_text())
+    convs = [r for r in data["records"] if "algo" in r]
+    assert convs and all(r["time_s"] > 0 and r["max_rel_err"] < 1e-4 for r in convs)
+    assert data["device"]["emulated"] is True
+
+
+def test_device_peaks_from_properties():
+    from cnnkernels.bench.device import device_peaks
+    h100 = {"emulated": False, "compute_capability": (9, 0), "multiprocessors": 132, "clock_khz": 1_980_000,
+            "memory_clock_khz": 2_619_000, "memory_bus_width": 5120}
+    flops, gbs = device_peaks(h100, "float32")
+    assert 66_000 < flops < 67_500 and 3300 < gbs < 3400  # 2 x 128 lanes x 132 SMs x 1.98 GHz; HBM3
+    assert device_peaks(h100, "float64")[0] == flops / 2
+    assert device_peaks({"emulated": True}, "float32") == (None, None)

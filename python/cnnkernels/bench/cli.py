@@ -86,6 +86,15 @@ def main(argv=None):
         print(f"cnnkernels bench: --min-time must be a positive number of seconds, got {min_time}", file=sys.stderr)
         return 2
 
+    if backend.name in ("cuda", "cuda-emu"):  # the device's own run (bench/device.py)
+        from .device import run_device_bench
+        layer_cases = [(n, LAYERS[n]) for n in args.layer] if args.layer else None
+        records = run_device_bench(backend, np.dtype(args.dtype), args.quick, min_time, layer_cases)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"device": backend.device_info(), "records": records}, f, indent=1, default=str)
+        return 0
+
     cases = []
     if args.layer:
         cases += [(n, LAYERS[n]) for n in args.layer]
