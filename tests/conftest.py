@@ -207,11 +207,3 @@ def rng(request):
     """A Generator seeded from the test id, so every test gets its own fixed data."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    """While the CUDA twins are being written: a test reaching a twin that raises NotImplementedError skips."""
-    outcome = yield
-    excinfo = outcome.excinfo
-    if excinfo and issubclass(excinfo[0], NotImplementedError) and "not implemented on CUDA yet" in str(excinfo[1]):
-        outcome.force_exception(pytest.skip.Exception(str(excinfo[1]), _use_item_location=True))

@@ -203,3 +203,20 @@ def test_a_strided_cuda_array_is_a_value_error_naming_it(fake_cuda):
 def test_a_cuda_array_of_another_dtype_is_a_type_error(fake_cuda):
     with pytest.raises(TypeError, match="x must be float32 or float64"):
         ck.avg_pool2d(fake_cuda.to_device(X.astype(np.float16)), 2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ck.conv2d(X, W, algo="fft", backend="cuda-emu"),
+    lambda: ck.conv2d_backward(np.ones((1, 3, 3, 3), np.float32), X, W, algo="fft", backend="cuda-emu"),
+    lambda: ck.conv2d_plan(X.shape, W.shape, algo="fft", backend="cuda-emu"),
+], ids=["conv2d", "conv2d_backward", "conv2d_plan"])
+def test_fft_on_cuda_is_not_implemented_yet(call):
+    with pytest.raises(NotImplementedError, match="fft"):
+        call()
+
+
+def test_auto_on_cuda_never_picks_fft():
+    for shape, ws in [((1, 1, 64, 64), (1, 1, 15, 15)), ((2, 16, 32, 32), (32, 16, 11, 11))]:
+        for direction in ("forward", "backward_input", "backward_weight"):
+            info = ck.conv2d_plan(shape, ws, backend="cuda-emu", direction=direction)
+            assert info["algo"] in ("direct", "im2col")

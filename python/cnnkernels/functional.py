@@ -46,6 +46,9 @@ def _conv_args(op, weight_shape, stride, padding, dilation, groups):
 
 def _conv_algo(op, backend, algo):
     choices = ("auto",) + backend.algorithms
+    if isinstance(algo, str) and algo not in choices and algo in get_backend("cpu").algorithms:
+        raise NotImplementedError(f"{op}: algo={algo!r} is not implemented on backend {backend.name!r} yet "
+                                  f"(it has {choices})")
     if not isinstance(algo, str) or algo not in choices:
         raise ValueError(f"{op}: algo must be one of {choices} on backend {backend.name!r}, got {algo!r}")
     return algo
