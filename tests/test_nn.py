@@ -503,3 +503,42 @@ def test_example_plot_needs_matplotlib(example, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)     # makes `import matplotlib` fail
     with pytest.raises(SystemExit, match="matplotlib"):
         example.plot_history({"loss": [1.0], "accuracy": [0.5]}, tmp_path / "p.png")
+
+
+# -- .to(device) -------------------------------------------------------------------------------------------
+
+def test_to_cpu_keeps_numpy_and_unknown_devices_are_refused():
+    model = cnn.Sequential(cnn.Conv2d(1, 2, 3), cnn.Tanh(), cnn.Flatten(), cnn.Linear(2 * 4 * 4, 3))
+    before = model.state_dict()
+    assert model.to("cpu") is model
+    for k, v in model.state_dict().items():
+        assert isinstance(v, np.ndarray) and np.array_equal(v, before[k])
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+        model.to("gpu")
+
+
+def test_to_cuda_without_a_gpu_is_a_clear_error():
+    if ck.cuda_available():
+        pytest.skip("a CUDA device is available")
+    with pytest.raises(RuntimeError, match="no CUDA backend is available"):
+        cnn.Linear(3, 2).to("cuda")
+
+
+@pytest.mark.gpu
+def test_a_model_on_cuda_trains_as_on_the_cpu():
+    if not ck.cuda_available():
+        pytest.skip("needs a CUDA device")
+    import cupy
+    cnn.manual_seed(0)
+    cpu = cnn.Sequential(cnn.Conv2d(1, 4, 3), cnn.ReLU(), cnn.MaxPool2d(2), cnn.Flatten(), cnn.Linear(4 * 3 * 3, 5))
+    gpu = cnn.Sequential(cnn.Conv2d(1, 4, 3), cnn.ReLU(), cnn.MaxPool2d(2), cnn.Flatten(), cnn.Linear(4 * 3 * 3, 5))
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.to("cuda")
+    x = np.random.default_rng(0).standard_normal((6, 1, 8, 8)).astype(np.float32)
+    labels = np.arange(6) % 5
+    for model, xs in ((cpu, x), (gpu, cupy.asarray(x))):
+        loss_fn = cnn.CrossEntropyLoss()
+        loss_fn(model(xs), labels)
+        model.backward(loss_fn.backward())
+    for (name, p), (_, q) in zip(cpu.named_parameters(), gpu.named_parameters()):
+        np.testing.assert_allclose(cupy.asnumpy(q.grad), p.grad, rtol=1e-4, atol=1e-5, err_msg=name)

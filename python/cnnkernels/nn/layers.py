@@ -12,7 +12,7 @@ from cnnkernels._backend import get_backend
 
 from .. import _args
 from . import init
-from .module import Module, Parameter, check_dtype, check_input
+from .module import Module, Parameter, array_module, check_dtype, check_input
 
 
 class Conv2d(Module):
@@ -215,6 +215,8 @@ def _matmul(a, b):
     """a @ b (2-D, same dtype) by the library's GEMM, on the threads of the kernels: NumPy's BLAS would bring
     a second thread pool, and on 2 cores the two pools' waiting threads slow each other down (a LeNet-5 step,
     2 threads: 32 ms with NumPy's matmul, 10 ms with this)."""
+    if not isinstance(a, np.ndarray):  # CuPy arrays (a model on "cuda"): CuPy's matmul
+        return a @ b
     return get_backend("cpu").module.gemm(np.ascontiguousarray(a), np.ascontiguousarray(b))
 
 
@@ -356,6 +358,7 @@ class Dropout(Module):
             mask = np.zeros_like(x)
         else:
             mask = (init.generator().random(x.shape) >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p)
+            mask = array_module(x).asarray(mask)
         self._save(x, mask=mask)
         return x * mask
 

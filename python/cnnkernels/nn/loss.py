@@ -3,7 +3,7 @@ targets."""
 
 import numpy as np
 
-from .module import Module, check_input
+from .module import Module, array_module, check_input
 
 
 class CrossEntropyLoss(Module):
@@ -24,7 +24,8 @@ class CrossEntropyLoss(Module):
         check_input(logits, "CrossEntropyLoss")
         if logits.ndim != 2:
             raise ValueError(f"CrossEntropyLoss: logits must be (N, classes), got shape {logits.shape}")
-        labels = np.asarray(labels)
+        xp = array_module(logits)
+        labels = xp.asarray(labels)
         if labels.dtype.kind not in "iu":
             raise TypeError(f"CrossEntropyLoss: labels must be integers, got dtype {labels.dtype}")
         N, classes = logits.shape
@@ -36,7 +37,7 @@ class CrossEntropyLoss(Module):
         z = logits - logits.max(axis=1, keepdims=True)          # (N, classes), max 0: exp cannot overflow
         e = np.exp(z)
         s = e.sum(axis=1, keepdims=True)
-        losses = np.log(s[:, 0]) - z[np.arange(N), labels]       # (N,)
+        losses = np.log(s[:, 0]) - z[xp.arange(N), labels]       # (N,)
         # As PyTorch: the mean of an empty batch is NaN.
         loss = losses.sum() if self.reduction == "sum" else (losses.mean() if N else np.nan)
         object.__setattr__(self, "_ctx", dict(softmax=e / s, labels=labels))
@@ -50,7 +51,7 @@ class CrossEntropyLoss(Module):
         object.__setattr__(self, "_ctx", None)
         g = ctx["softmax"]                                        # (N, classes), a fresh array
         N = g.shape[0]
-        g[np.arange(N), ctx["labels"]] -= 1
+        g[array_module(g).arange(N), ctx["labels"]] -= 1
         scale = float(grad) / (N if self.reduction == "mean" and N else 1)
         g *= g.dtype.type(scale)
         return g

@@ -9,6 +9,8 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from .._backend import cuda_available, is_cuda_array
+
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -28,11 +30,28 @@ def check_dtype(dtype, where):
     return dt
 
 
+def array_module(x):
+    """numpy for a NumPy array, cupy for a CUDA array (a model moved by .to("cuda") computes on CuPy)."""
+    if isinstance(x, np.ndarray) or not is_cuda_array(x):
+        return np
+    import cupy
+    return cupy
+
+
+def to_device(a, device):
+    """The array `a` on `device` ("cpu": a NumPy array, "cuda": a CuPy array), copied only when it moves."""
+    if device == "cpu":
+        return a if isinstance(a, np.ndarray) else array_module(a).asnumpy(a)
+    import cupy
+    return cupy.asarray(a)
+
+
 def check_input(x, where, dtype=None):
-    """x must be a float32/float64 NumPy array, of `dtype` when given (the layer's weights): a TypeError
-    otherwise, since nothing is cast silently."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{where}: input must be a numpy.ndarray, got {type(x).__name__}")
+    """x must be a float32/float64 NumPy array (or CuPy array, for a model on "cuda"), of `dtype` when
+    given (the layer's weights): a TypeError otherwise, since nothing is cast silently."""
+    if not isinstance(x, np.ndarray) and not is_cuda_array(x):
+        raise TypeError(f"{where}: input must be a numpy.ndarray (or a CuPy array on 'cuda'), "
+                        f"got {type(x).__name__}")
     if x.dtype not in DTYPES:
         raise TypeError(f"{where}: input dtype must be float32 or float64, got {x.dtype}")
     if dtype is not None and x.dtype != dtype:
@@ -45,7 +64,7 @@ class Parameter:
     """A trainable array: .data (the values) and .grad (None until a backward adds to it)."""
 
     def __init__(self, data):
-        data = np.asarray(data)
+        data = data if is_cuda_array(data) else np.asarray(data)
         check_dtype(data.dtype, "Parameter")
         self.data = data
         self.grad = None
@@ -56,7 +75,7 @@ class Parameter:
     def accumulate(self, g):
         """Adds g to .grad (which starts as g itself, as PyTorch's accumulation)."""
         if self.grad is None:
-            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+            self.grad = array_module(self.data).array(g, dtype=self.data.dtype, copy=True)
         else:
             self.grad += g
 
@@ -161,6 +180,22 @@ class Module:
     def parameters(self):
         return (p for _, p in self.named_parameters())
 
+    def to(self, device):
+        """Moves every parameter (and its .grad) to `device`: "cpu" (NumPy arrays) or "cuda" (CuPy arrays,
+        when cnnkernels.cuda_available(); the layers then call the CUDA kernels). Returns self, as
+        torch.nn.Module.to. Inputs must be on the same device. An optimizer made before the move keeps
+        momentum buffers of the old device: make it after."""
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"{type(self).__name__}.to: device must be 'cpu' or 'cuda', got {device!r}")
+        if device == "cuda" and not cuda_available():
+            raise RuntimeError(f"{type(self).__name__}.to('cuda'): no CUDA backend is available "
+                               f"(cnnkernels.cuda_available() is False)")
+        for p in self.parameters():
+            p.data = to_device(p.data, device)
+            if p.grad is not None:
+                p.grad = to_device(p.grad, device)
+        return self
+
     def zero_grad(self, set_to_none=True):
         """Clears every parameter's .grad: None (the default, as PyTorch's), or zeros."""
         for p in self.parameters():
@@ -189,19 +224,20 @@ class Module:
             if name not in state_dict:
                 continue
             v = state_dict[name]
-            v = v.data if isinstance(v, Parameter) else np.asarray(v)
+            v = v.data if isinstance(v, Parameter) else v
+            v = v if is_cuda_array(v) else np.asarray(v)
             if v.shape != p.data.shape:
                 raise ValueError(f"load_state_dict: {name!r} has shape {v.shape}, the parameter {p.data.shape}")
             if v.dtype != p.data.dtype:
                 raise ValueError(f"load_state_dict: {name!r} has dtype {v.dtype}, the parameter {p.data.dtype}")
             values[name] = v
         for name, v in values.items():
-            params[name].data[...] = v
+            params[name].data[...] = to_device(v, "cpu" if isinstance(params[name].data, np.ndarray) else "cuda")
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path):
         """Writes state_dict() to a NumPy .npz file (np.savez adds ".npz" to a path without it)."""
-        np.savez(path, **self.state_dict())
+        np.savez(path, **{k: to_device(v, "cpu") for k, v in self.state_dict().items()})
 
     def load(self, path, strict=True):
         """Loads a file written by save (load_state_dict's checks). Returns self."""
