@@ -220,3 +220,34 @@ def test_auto_on_cuda_never_picks_fft():
         for direction in ("forward", "backward_input", "backward_weight"):
             info = ck.conv2d_plan(shape, ws, backend="cuda-emu", direction=direction)
             assert info["algo"] in ("direct", "im2col")
+
+
+# -- PyTorch tensors and DLPack arrays on the CPU: the same kind out, no copy in.
+
+def test_torch_cpu_tensors_in_give_torch_tensors_out():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.standard_normal((2, 3, 8, 8)).astype(np.float32))
+    w = torch.from_numpy(rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    y = ck.conv2d(x, w, padding=1)
+    assert isinstance(y, torch.Tensor) and y.dtype == torch.float32
+    np.testing.assert_allclose(y.numpy(), torch.nn.functional.conv2d(x, w, padding=1).numpy(), rtol=1e-4,
+                               atol=1e-4)
+    out, idx = ck.max_pool2d(x, 2, return_indices=True)
+    assert isinstance(out, torch.Tensor) and idx.dtype == torch.int64
+    gx, gw, gb = ck.conv2d_backward(torch.ones_like(y), x, w, padding=1)
+    assert all(isinstance(g, torch.Tensor) for g in (gx, gw, gb))
+
+
+def test_dlpack_input_is_viewed_without_a_copy():
+    torch = pytest.importorskip("torch")
+    from cnnkernels._interop import _foreign
+    x = torch.ones((1, 2, 4, 4))
+    view, kind = _foreign(x)
+    assert kind == "torch" and isinstance(view, np.ndarray) and view.ctypes.data == x.data_ptr()
+
+
+def test_a_tensor_that_requires_grad_is_a_clear_type_error():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="DLPack"):
+        ck.avg_pool2d(torch.ones((1, 1, 4, 4), requires_grad=True), 2)

@@ -2,7 +2,8 @@
 
 Each function finds the backend that runs it (the one owning the arrays, or the one named by `backend`),
 has it check the arrays, normalises and checks the other arguments (see _args.py), then calls the
-backend's kernel of the same name. The result has the input's dtype and array kind; inputs are never
+backend's kernel of the same name. The result has the input's dtype and array kind (a PyTorch tensor or
+other DLPack array in, viewed without a copy, comes back as its kind: _interop.py); inputs are never
 modified.
 """
 
@@ -11,9 +12,11 @@ import math
 import numpy as np
 
 from . import _args, _autotune
+from ._interop import same_kind
 from ._backend import backend_for, get_backend
 
 
+@same_kind
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto", backend=None):
     """2-D cross-correlation, as torch.nn.functional.conv2d.
 
@@ -54,6 +57,7 @@ def _conv_algo(op, backend, algo):
     return algo
 
 
+@same_kind
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, algo="auto",
                     needs=("input", "weight", "bias"), backend=None):
     """The gradients of conv2d(x, weight, bias, stride, padding, dilation, groups) given grad_out, the
@@ -188,6 +192,7 @@ def _pool_args(op, kernel_size, stride, padding, dilation):
     return kernel, stride, padding, dilation
 
 
+@same_kind
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
                backend=None):
     """Max pooling, as torch.nn.functional.max_pool2d (padding is -inf; NaN propagates).
@@ -202,6 +207,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return b.run(op, x, kernel, stride, padding, dilation, bool(ceil_mode), bool(return_indices))
 
 
+@same_kind
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None, backend=None):
     """Average pooling, as torch.nn.functional.avg_pool2d.
@@ -225,6 +231,7 @@ def _divisor_override(op, divisor_override):
     return divisor_override
 
 
+@same_kind
 def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, backend=None):
     """Power-average pooling: (sum over the window of x**p) ** (1/p), a negative sum clamped to 0.
 
@@ -240,6 +247,7 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, backend=N
     return b.run(op, x, p, kernel, stride, bool(ceil_mode))
 
 
+@same_kind
 def feature_lp_pool(x, norm_type, width, stride=None, backend=None):
     """Lp pooling across feature maps: output channel k pools input channels k*stride .. k*stride+width-1.
 
@@ -264,6 +272,7 @@ def _feature_args(op, x, norm_type, width, stride):
     return p, width, stride
 
 
+@same_kind
 def local_contrast_norm(x, kernel_size=9, sigma=2.0, eps=1e-4, backend=None):
     """Local contrast normalization (Jarrett et al. 2009): subtractive then divisive, across channels.
 
@@ -295,6 +304,7 @@ def _lcn_args(op, kernel_size, sigma, eps):
 # Each takes the forward's arguments in the same order and with the same keywords, checks them as the
 # forward does, and checks grad_out against the forward output's shape (the C++ layer, after the geometry).
 
+@same_kind
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                         indices=None, backend=None):
     """The gradient of max_pool2d: each grad_out element goes to its window's maximum (the first in window
@@ -313,6 +323,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
     return b.run(op, grad_out, x, kernel, stride, padding, dilation, bool(ceil_mode), indices)
 
 
+@same_kind
 def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True, divisor_override=None, backend=None):
     """The gradient of avg_pool2d: each grad_out element spread over its window, divided as the forward
@@ -327,6 +338,7 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
                  divisor_override)
 
 
+@same_kind
 def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None, ceil_mode=False, backend=None):
     """The gradient of lp_pool2d: grad_out * (x / y) ** (p - 1) for each element x of a window with output
     y; 0 where y is 0 (a window whose sum is clamped or zero)."""
@@ -339,6 +351,7 @@ def lp_pool2d_backward(grad_out, x, norm_type, kernel_size, stride=None, ceil_mo
     return b.run(op, grad_out, x, p, kernel, stride, bool(ceil_mode))
 
 
+@same_kind
 def feature_lp_pool_backward(grad_out, x, norm_type, width, stride=None, backend=None):
     """The gradient of feature_lp_pool, as lp_pool2d_backward's across channels."""
     op = "feature_lp_pool_backward"
@@ -350,6 +363,7 @@ def feature_lp_pool_backward(grad_out, x, norm_type, width, stride=None, backend
     return b.run(op, grad_out, x, p, width, stride)
 
 
+@same_kind
 def local_contrast_norm_backward(grad_out, x, kernel_size=9, sigma=2.0, eps=1e-4, backend=None):
     """The gradient of local_contrast_norm, through the branch of max(sigma_map, mean of sigma_map, eps)
     that the forward takes at each pixel (sigma_map on a tie; its mean over eps on a tie)."""
