@@ -34,6 +34,11 @@ namespace {
 
 constexpr int kThreads = 256;           // the most threads of a block, every kernel here
 constexpr int kMaxWarps = kThreads / 32;
+// Resident 256-thread blocks an SM at 64 registers a thread (half the SM's warps): the budget that
+// __launch_bounds__ holds the *_bounded_kernel variants to (the forward and data-gradient kernels with 4
+// channels a thread, which take more unbounded). The others stay unbounded: ptxas keeps them at 32-56
+// registers then, and takes up to the bound when given one.
+constexpr int kMinBlocks = 65536 / (64 * kThreads);
 constexpr int kMaxChunkChannels = 16;   // input channels per shared-memory chunk of the forward kernel
 constexpr int64_t kSmemBudget = 32 * 1024;  // bytes of dynamic shared memory the forward kernel may take
 
@@ -102,8 +107,9 @@ __device__ __forceinline__ T warp_sum(T v) {
 // grid-stride loop. Thread tid = (tk, ty, tx): channels k0 + tk*KPT + i (i < KPT), output row p0 + ty,
 // columns q0 + tx + j*bx (j < QPT). Shared memory: xs[cb][ih][pitch], then ws[KT][wpitch] (taps c*RS + r*S + s).
 template <typename T, int KPT, int QPT>
-__global__ void conv2d_direct_tiled_kernel(ConvGeom g, DirectTile t, const T* __restrict__ x,
-                                           const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y) {
+__device__ __forceinline__ void conv2d_direct_tiled(const ConvGeom& g, const DirectTile& t, const T* __restrict__ x,
+                                                    const T* __restrict__ w, const T* __restrict__ bias,
+                                                    T* __restrict__ y) {
   CK_DYNAMIC_SHARED(T, smem);
   const int KT = KPT * t.wk, RS = g.R * g.S, HW = g.H * g.W;
   T* xs = smem;
@@ -184,6 +190,18 @@ __global__ void conv2d_direct_tiled_kernel(ConvGeom g, DirectTile t, const T* __
   }
 }
 
+template <typename T, int KPT, int QPT>
+__global__ void conv2d_direct_tiled_kernel(ConvGeom g, DirectTile t, const T* __restrict__ x, const T* __restrict__ w,
+                                           const T* __restrict__ bias, T* __restrict__ y) {
+  conv2d_direct_tiled<T, KPT, QPT>(g, t, x, w, bias, y);
+}
+template <typename T, int KPT, int QPT>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    conv2d_direct_tiled_bounded_kernel(ConvGeom g, DirectTile t, const T* __restrict__ x, const T* __restrict__ w,
+                                       const T* __restrict__ bias, T* __restrict__ y) {
+  conv2d_direct_tiled<T, KPT, QPT>(g, t, x, w, bias, y);
+}
+
 // Forward for geometries whose smallest tile does not fit in shared memory: one thread per output pixel
 // (blockIdx.x over the P*Q pixels, y over the K channels, z over the images), its window clipped to the image.
 template <typename T>
@@ -218,18 +236,18 @@ __global__ void conv2d_direct_global_kernel(ConvGeom g, const T* __restrict__ x,
 
 // grad_input: blockIdx.x over the H*W input pixels, y over (group, block of CPT input channels), z the image.
 template <typename T, int CPT>
-__global__ void conv2d_backward_input_direct_kernel(ConvGeom g, const T* __restrict__ gy, const T* __restrict__ w,
-                                                    T* __restrict__ gx) {
+__device__ __forceinline__ void conv2d_backward_input_direct(const ConvGeom& g, const T* __restrict__ gy,
+                                                             const T* __restrict__ w, T* __restrict__ gx) {
   const int HW = g.H * g.W, PQ = g.P * g.Q, RS = g.R * g.S;
   const int cblocks = (g.Cg + CPT - 1) / CPT;
   for (int n = blockIdx.z; n < g.N; n += gridDim.z) {
     for (int gc = blockIdx.y; gc < g.groups * cblocks; gc += gridDim.y) {
-      const int grp = gc / cblocks, c0 = (gc - grp * cblocks) * CPT, cn = min(CPT, g.Cg - c0);
+      // Channels c0 + j (j < CPT <= C/g: the launcher's choice): the group's last block moved back to its
+      // last CPT channels, storing only those past the previous block's (j >= j0).
+      const int grp = gc / cblocks, c_block = (gc - grp * cblocks) * CPT, c0 = min(c_block, g.Cg - CPT);
+      const int j0 = c_block - c0;
       const T* gy_g = gy + (int64_t(n) * g.K + grp * g.Kg) * PQ;
       const T* w_g = w + (int64_t(grp * g.Kg) * g.Cg + c0) * RS;
-      int woff[CPT];  // channel j's weights (the last channel again past the group's end: loaded, not stored)
-#pragma unroll
-      for (int j = 0; j < CPT; ++j) woff[j] = min(j, cn - 1) * RS;
       for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < HW; i += gridDim.x * blockDim.x) {
         const int h = i / g.W, wc = i - h * g.W;
         const int oh = h + g.pt, ow = wc + g.pl;  // tap r reaches h from output row p when oh - r*dh == p*sh
@@ -249,8 +267,9 @@ __global__ void conv2d_backward_input_direct_kernel(ConvGeom g, const T* __restr
               const T* w_k = w_g + r * g.S + s;
               for (int k = 0; k < g.Kg; ++k) {
                 const T v = *gy_k;
+                const T* w_j = w_k;
 #pragma unroll
-                for (int j = 0; j < CPT; ++j) acc[j] += v * w_k[woff[j]];
+                for (int j = 0; j < CPT; ++j, w_j += RS) acc[j] += v * *w_j;
                 gy_k += PQ;
                 w_k += g.Cg * RS;
               }
@@ -259,11 +278,23 @@ __global__ void conv2d_backward_input_direct_kernel(ConvGeom g, const T* __restr
         }
 #pragma unroll
         for (int j = 0; j < CPT; ++j) {
-          if (j < cn) gx[(int64_t(n) * g.C + grp * g.Cg + c0 + j) * HW + i] = acc[j];
+          if (j >= j0) gx[(int64_t(n) * g.C + grp * g.Cg + c0 + j) * HW + i] = acc[j];
         }
       }
     }
   }
+}
+
+template <typename T, int CPT>
+__global__ void conv2d_backward_input_direct_kernel(ConvGeom g, const T* __restrict__ gy, const T* __restrict__ w,
+                                                    T* __restrict__ gx) {
+  conv2d_backward_input_direct<T, CPT>(g, gy, w, gx);
+}
+template <typename T, int CPT>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    conv2d_backward_input_direct_bounded_kernel(ConvGeom g, const T* __restrict__ gy, const T* __restrict__ w,
+                                                T* __restrict__ gx) {
+  conv2d_backward_input_direct<T, CPT>(g, gy, w, gx);
 }
 
 // grad_weight: blockIdx.x over the K * C/g pairs (k, c), y over chunks of blockDim.z taps; thread
@@ -432,8 +463,13 @@ void launch_direct_tiled(const ConvGeom& g, const DirectTile& t, const T* x, con
   const dim3 grid(grid_dim(t.tiles, kMaxGridX), grid_dim(int64_t(g.groups) * t.ktiles, kMaxGridY),
                   grid_dim(g.N, kMaxGridY));
   const size_t smem = size_t(t.cb * t.ih * t.pitch + KPT * t.wk * t.wpitch) * sizeof(T);
-  launch("conv2d_direct", conv2d_direct_tiled_kernel<T, KPT, QPT>, grid, dim3(t.wk * t.bx * t.by), smem, g, t, x,
-         w, bias, y);
+  if constexpr (KPT >= 4) {
+    launch("conv2d_direct", conv2d_direct_tiled_bounded_kernel<T, KPT, QPT>, grid, dim3(t.wk * t.bx * t.by), smem,
+           g, t, x, w, bias, y);
+  } else {
+    launch("conv2d_direct", conv2d_direct_tiled_kernel<T, KPT, QPT>, grid, dim3(t.wk * t.bx * t.by), smem, g, t, x,
+           w, bias, y);
+  }
 }
 
 }  // namespace
@@ -442,13 +478,15 @@ template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   check_geometry("conv2d_direct", s);
   const ConvGeom g(s);
-  // 4 channels a thread once a group has them; 4 columns a thread for rows of 16 outputs or more.
-  const int kpt = g.Kg >= 4 ? 4 : 1, qpt = g.Q >= 16 ? 4 : 1;
+  // 4 channels a thread once a group has them; 4 columns a thread for rows of 16 outputs or more, 2 with 4
+  // channels in double (4 x 4 doubles do not fit the bounded kernel's 64 registers).
+  constexpr int kWideQ = sizeof(T) == 8 ? 2 : 4;
+  const int kpt = g.Kg >= 4 ? 4 : 1, qpt = g.Q >= 16 ? (kpt == 4 ? kWideQ : 4) : 1;
   DirectTile t;
   if (choose_direct_tile(g, kpt, qpt, int(sizeof(T)), &t)) {
-    if (kpt == 4 && qpt == 4) launch_direct_tiled<T, 4, 4>(g, t, x, w, bias, y);
+    if (kpt == 4 && qpt > 1) launch_direct_tiled<T, 4, kWideQ>(g, t, x, w, bias, y);
     else if (kpt == 4) launch_direct_tiled<T, 4, 1>(g, t, x, w, bias, y);
-    else if (qpt == 4) launch_direct_tiled<T, 1, 4>(g, t, x, w, bias, y);
+    else if (qpt > 1) launch_direct_tiled<T, 1, 4>(g, t, x, w, bias, y);
     else launch_direct_tiled<T, 1, 1>(g, t, x, w, bias, y);
     return;
   }
@@ -469,8 +507,8 @@ void conv2d_backward_input_direct(const Conv2dShape& s, const T* gy, const T* w,
   const dim3 grid(grid_dim((HW + threads - 1) / threads, kMaxGridX), grid_dim(g.groups * cblocks, kMaxGridY),
                   grid_dim(g.N, kMaxGridY));
   if (cpt == 4) {
-    launch("conv2d_backward_input_direct", conv2d_backward_input_direct_kernel<T, 4>, grid, dim3(threads), 0, g, gy,
-           w, gx);
+    launch("conv2d_backward_input_direct", conv2d_backward_input_direct_bounded_kernel<T, 4>, grid, dim3(threads), 0,
+           g, gy, w, gx);
   } else {
     launch("conv2d_backward_input_direct", conv2d_backward_input_direct_kernel<T, 1>, grid, dim3(threads), 0, g, gy,
            w, gx);

@@ -29,11 +29,10 @@
 //   float   big 64 x 64, 4x4 per thread, 256 threads    small 16 x 32, 2x2 per thread, 128 threads
 //   double  big 32 x 64, 2x4 per thread, 256 threads    small 16 x 32, 2x2 per thread, 128 threads
 // all with BK = 16. Split K (deterministic, see gemm()) when the grid is too small for the GPU.
-// ptxas (nvcc 13.0, sm_90) registers NN / TN / NT and static shared memory; no spills, no local memory on
-// sm_75/80/90 (sm_75/80 take up to 126 registers, within the 128 that two 256-thread blocks per SM allow):
-//   float big     96 / 80 / 72, 16896 B       float small   64 / 64 / 64,  6656 B
-//   double big    80 / 78 / 70, 25600 B       double small  77 / 66 / 78, 13312 B
-//   gemm_reduce_kernel: float 32, double 40
+// Registers: __launch_bounds__(kThreads, kMinBlocks) holds every configuration to 64 a thread (50% of an
+// SM's warps resident); ptxas (nvcc 13.0) then uses 60-64 on sm_75/80/90, with no spills and no local
+// memory. Static shared memory: float big 16896 B, small 6656 B; double big 25600 B, small 13312 B.
+// gemm_reduce_kernel: 32 registers (40 double on sm_90).
 #pragma once
 
 #include <cstdint>
@@ -79,9 +78,8 @@ struct GemmTile {
   static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
   static constexpr int kThreadsM = BM / TM, kThreadsN = BN / TN, kThreads = kThreadsM * kThreadsN;
   static constexpr int kPad = 2;  // shared rows of BM + 2, BN + 2 elements
-  static constexpr int kLoadsA = BM * BK / kThreads, kLoadsB = BN * BK / kThreads;  // per thread and step
+  static constexpr int kMinBlocks = 65536 / (64 * kThreads);  // resident blocks an SM at 64 registers a thread
   static_assert(BM % TM == 0 && BN % TN == 0, "micro-tiles must divide the tile");
-  static_assert(BM * BK % kThreads == 0 && BN * BK % kThreads == 0, "tile loads must divide among the threads");
 };
 
 template <typename T>
@@ -99,44 +97,44 @@ struct GemmTiles<double> {
 
 namespace gemm_detail {
 
-// Element e of a ROWS x BK tile load (e = thread + i * THREADS): its row (m of op(A), n of op(B)) and k.
+// Thread tid's part of a ROWS x BK tile load of an operand: the elements e = tid + i * THREADS (i < LOADS).
 // A k-contiguous operand (A stored M x K, or B stored N x K) takes consecutive k along the threads, the
-// other consecutive rows, so that a warp's global loads coalesce.
-template <int ROWS, int BK, bool kKContiguous>
-__device__ __forceinline__ void tile_coord(int e, int* row, int* k) {
-  if (kKContiguous) {
-    *k = e % BK;
-    *row = e / BK;
-  } else {
-    *row = e % ROWS;
-    *k = e / ROWS;
-  }
-}
+// other consecutive rows, so that a warp's global loads coalesce. THREADS being a multiple of BK (of ROWS),
+// a thread keeps its k (its row) through its loads, the i-th lying i * STEP rows (k) past the first: in the
+// stored matrix, i * STEP * ld elements on. So a thread needs one address per operand and step, and one
+// bound along STEP's dimension.
+template <int ROWS, int BK, int THREADS, bool kKContiguous>
+struct TileMap {
+  static constexpr int LOADS = ROWS * BK / THREADS;
+  static constexpr int STEP = THREADS / (kKContiguous ? BK : ROWS);
+  static_assert(THREADS % (kKContiguous ? BK : ROWS) == 0, "a thread's loads must keep their k (row)");
+  static_assert(ROWS * BK % THREADS == 0, "tile loads must divide among the threads");
+  // The thread's first element: row (m of op(A), n of op(B)) and k within the tile.
+  static __device__ __forceinline__ int row(int tid) { return kKContiguous ? tid / BK : tid % ROWS; }
+  static __device__ __forceinline__ int k(int tid) { return kKContiguous ? tid % BK : tid / ROWS; }
+};
 
-// Loads this thread's elements of the ROWS x BK tile at (row0, k0) of an operand of rows x K (zero outside).
-// Element (row, k) is at x[row * ld + k] when k-contiguous, else at x[k * ld + row].
-template <typename T, int ROWS, int BK, int LOADS, int THREADS, bool kKContiguous>
-__device__ __forceinline__ void load_tile(const T* __restrict__ x, int ld, int rows, int K, int row0, int k0,
-                                          int tid, T (&r)[LOADS]) {
+// Loads a thread's elements: element i at p + i * STEP * ld if `inside` and i * STEP < room (zero else),
+// walking one address; returns p + LOADS * STEP * ld (for an operand that steps along k: the next step's
+// first element, LOADS * STEP being BK).
+template <typename T, int LOADS, int STEP>
+__device__ __forceinline__ const T* load_tile(const T* p, int ld, bool inside, int room, T (&r)[LOADS]) {
 #pragma unroll
   for (int i = 0; i < LOADS; ++i) {
-    int row, k;
-    tile_coord<ROWS, BK, kKContiguous>(tid + i * THREADS, &row, &k);
-    const int gr = row0 + row, gk = k0 + k;
     r[i] = T(0);
-    if (gr < rows && gk < K) r[i] = kKContiguous ? x[int64_t(gr) * ld + gk] : x[int64_t(gk) * ld + gr];
+    if (inside && i * STEP < room) r[i] = *p;
+    p += int64_t(STEP) * ld;
   }
+  return p;
 }
 
-// Stores them k-major into one shared buffer s[BK][ROWS + pad].
-template <typename T, int ROWS, int BK, int LOADS, int THREADS, bool kKContiguous, int PAD>
-__device__ __forceinline__ void store_tile(T (*s)[ROWS + PAD], int tid, const T (&r)[LOADS]) {
+// Stores them k-major into one shared buffer s[BK][ROWS + pad]: element i at s[k][row + i*STEP] when
+// k-contiguous, else at s[k + i*STEP][row].
+template <typename T, int ROWS, int PAD, int LOADS, int STEP, bool kKContiguous>
+__device__ __forceinline__ void store_tile(T (*s)[ROWS + PAD], int row, int k, const T (&r)[LOADS]) {
+  T* base = &s[k][row];
 #pragma unroll
-  for (int i = 0; i < LOADS; ++i) {
-    int row, k;
-    tile_coord<ROWS, BK, kKContiguous>(tid + i * THREADS, &row, &k);
-    s[k][row] = r[i];
-  }
+  for (int i = 0; i < LOADS; ++i) base[i * STEP * (kKContiguous ? 1 : ROWS + PAD)] = r[i];
 }
 
 }  // namespace gemm_detail
@@ -144,46 +142,62 @@ __device__ __forceinline__ void store_tile(T (*s)[ROWS + PAD], int tid, const T 
 // ---------------------------------------------------------------------------------------------------------
 // kernel
 
+// Registers: at most 64 a thread (__launch_bounds__ with Tile::kMinBlocks), so that 50% of an SM's warps
+// can be resident. The K loop keeps one address per operand (the thread's first element at the next step,
+// advanced by BK steps and moved to the next term at the end of a term), the loads' bounds (`room`), the
+// step count and the buffer; everything else (the item, split, outputs) is recomputed from blockIdx.z's loop
+// index after the loop, in the epilogue.
 template <typename T, typename Tile, Op kOpA, Op kOpB>
-__global__ void gemm_kernel(int M, int N, int K, T alpha, const T* __restrict__ A, int lda,
-                            const T* __restrict__ B, int ldb, T beta, T* __restrict__ C, int ldc,
-                            const T* __restrict__ bias, GemmBatch batch, int splits, T* __restrict__ partial) {
+__global__ void __launch_bounds__(Tile::kThreads, Tile::kMinBlocks)
+    gemm_kernel(int M, int N, int K, T alpha, const T* __restrict__ A, int lda, const T* __restrict__ B, int ldb,
+                T beta, T* __restrict__ C, int ldc, const T* __restrict__ bias, GemmBatch batch, int splits,
+                T* __restrict__ partial) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
-  constexpr int kThreads = Tile::kThreads, kLoadsA = Tile::kLoadsA, kLoadsB = Tile::kLoadsB;
+  constexpr int kThreads = Tile::kThreads, kPad = Tile::kPad;
   constexpr bool kAContiguous = kOpA == Op::N;  // A stored M x K: k contiguous
   constexpr bool kBContiguous = kOpB == Op::T;  // B stored N x K: k contiguous
-  CK_SHARED(T, As, [2][BK][BM + Tile::kPad]);
-  CK_SHARED(T, Bs, [2][BK][BN + Tile::kPad]);
+  using MapA = gemm_detail::TileMap<BM, BK, kThreads, kAContiguous>;
+  using MapB = gemm_detail::TileMap<BN, BK, kThreads, kBContiguous>;
+  constexpr int kLoadsA = MapA::LOADS, kLoadsB = MapB::LOADS;
+  CK_SHARED(T, As, [2][BK][BM + kPad]);
+  CK_SHARED(T, Bs, [2][BK][BN + kPad]);
 
   const int tid = threadIdx.x;
   const int tx = tid % Tile::kThreadsN, ty = tid / Tile::kThreadsN;
   const int mtiles = (M - 1) / BM + 1, ntiles = (N - 1) / BN + 1;  // M, N >= 1
-  const int ktiles = K > 0 ? (K - 1) / BK + 1 : 0, steps = ktiles * batch.terms;
-  // Split s takes per_split steps, one more for the first extra_steps splits (32-bit division: common.cuh).
-  const int per_split = steps / splits, extra_steps = steps - per_split * splits;
+  const int ktiles = K > 0 ? (K - 1) / BK + 1 : 0;
 
-  for (int zs = blockIdx.z; zs < batch.count * splits; zs += gridDim.z) {
-    // Item z, and its split's share [s_begin, s_end) of the steps.
-    const int split = zs / batch.count, z = zs - split * batch.count;
-    const int s_begin = split * per_split + min(split, extra_steps);
-    const int s_end = s_begin + per_split + (split < extra_steps ? 1 : 0);
-    const int outer = z / batch.inner, inner = z - outer * batch.inner;
-    const T* Az = A + outer * batch.a_outer + inner * batch.a_inner;
-    const T* Bz = B + outer * batch.b_outer + inner * batch.b_inner;
-    // The output: C, or with split K this split's M x N slice of `partial` (alpha * op(A) op(B) alone).
-    T* Cz = C + outer * batch.c_outer + inner * batch.c_inner;
-    const T* bias_z = bias ? bias + outer * batch.bias_outer + inner * batch.bias_inner : nullptr;
-    int ldc_z = ldc;
-    T beta_z = beta;
-    if (splits > 1) {
-      Cz = partial + (int64_t(split) * batch.count + z) * M * N;
-      ldc_z = N;
-      beta_z = T(0);
-      bias_z = nullptr;
-    }
-    for (int mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
-      for (int nt = blockIdx.x; nt < ntiles; nt += gridDim.x) {
+  // The item loop innermost: what depends on it only (pointers, the split) is not hoisted out of a loop
+  // around the K loop, where it would hold registers through it.
+  for (int mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+    for (int nt = blockIdx.x; nt < ntiles; nt += gridDim.x) {
+      for (int zs = blockIdx.z; zs < batch.count * splits; zs += gridDim.z) {
         const int m0 = mt * BM, n0 = nt * BN;
+        // Item z, and its split's share [s_begin, s_begin + count) of the steps: per_split steps, one more
+        // for the first `extra` splits (32-bit division: common.cuh).
+        int count, term, k_next;
+        {
+          const int split = zs / batch.count, steps = ktiles * batch.terms;
+          const int per_split = steps / splits, extra = steps - per_split * splits;
+          const int s_begin = split * per_split + min(split, extra);
+          count = per_split + (split < extra ? 1 : 0);
+          term = ktiles > 0 ? s_begin / ktiles : 0;
+          k_next = (s_begin - term * ktiles) * BK;  // the next step's depth within its term
+        }
+        // The thread's first element of the next step's tiles, in A and in B.
+        const T* a_next;
+        const T* b_next;
+        {
+          const int z = zs % batch.count, outer = z / batch.inner, inner = z - outer * batch.inner;
+          const int ma = m0 + MapA::row(tid), ka = k_next + MapA::k(tid);
+          const int nb = n0 + MapB::row(tid), kb = k_next + MapB::k(tid);
+          a_next = A + outer * batch.a_outer + inner * batch.a_inner + term * batch.a_term +
+                   (kAContiguous ? int64_t(ma) * lda + ka : int64_t(ka) * lda + ma);
+          b_next = B + outer * batch.b_outer + inner * batch.b_inner + term * batch.b_term +
+                   (kBContiguous ? int64_t(nb) * ldb + kb : int64_t(kb) * ldb + nb);
+        }
+        // Rows left below the thread's first one (a k-contiguous operand's loads step along rows).
+        const int a_rows = M - m0 - MapA::row(tid), b_rows = N - n0 - MapB::row(tid);
         T acc[TM][TN];
 #pragma unroll
         for (int i = 0; i < TM; ++i) {
@@ -191,35 +205,43 @@ __global__ void gemm_kernel(int M, int N, int K, T alpha, const T* __restrict__ 
           for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
         }
         T ra[kLoadsA], rb[kLoadsB];
-        // The next step to load: its term's A and B (a_next, b_next) and its depth k_next.
-        const int term0 = ktiles > 0 ? s_begin / ktiles : 0;
-        const T* a_next = Az + term0 * batch.a_term;
-        const T* b_next = Bz + term0 * batch.b_term;
-        int k_next = (s_begin - term0 * ktiles) * BK;
-        auto load = [&]() {
-          gemm_detail::load_tile<T, BM, BK, kLoadsA, kThreads, kAContiguous>(a_next, lda, M, K, m0, k_next, tid, ra);
-          gemm_detail::load_tile<T, BN, BK, kLoadsB, kThreads, kBContiguous>(b_next, ldb, N, K, n0, k_next, tid, rb);
+        // The next step's tiles: A's, then B's (each into registers, then into a shared buffer), then on to
+        // the step after.
+        // (An operand stepping along k leaves its address at the next step's.)
+        auto load_a = [&]() {
+          const int ka = k_next + MapA::k(tid);
+          if (kAContiguous) gemm_detail::load_tile<T, kLoadsA, MapA::STEP>(a_next, lda, ka < K, a_rows, ra);
+          else a_next = gemm_detail::load_tile<T, kLoadsA, MapA::STEP>(a_next, lda, a_rows > 0, K - ka, ra);
+        };
+        auto load_b = [&]() {
+          const int kb = k_next + MapB::k(tid);
+          if (kBContiguous) gemm_detail::load_tile<T, kLoadsB, MapB::STEP>(b_next, ldb, kb < K, b_rows, rb);
+          else b_next = gemm_detail::load_tile<T, kLoadsB, MapB::STEP>(b_next, ldb, b_rows > 0, K - kb, rb);
+        };
+        auto store_a = [&](int buf) {
+          gemm_detail::store_tile<T, BM, kPad, kLoadsA, MapA::STEP, kAContiguous>(As[buf], MapA::row(tid),
+                                                                                 MapA::k(tid), ra);
+        };
+        auto store_b = [&](int buf) {
+          gemm_detail::store_tile<T, BN, kPad, kLoadsB, MapB::STEP, kBContiguous>(Bs[buf], MapB::row(tid),
+                                                                                 MapB::k(tid), rb);
+        };
+        auto advance = [&]() {
           k_next += BK;
-          if (k_next >= K) {
+          if (kAContiguous) a_next += BK;
+          if (kBContiguous) b_next += BK;
+          if (k_next >= K) {  // the term's last step: on to the next term's first
+            const int64_t depth = int64_t(k_next);
             k_next = 0;
-            a_next += batch.a_term;
-            b_next += batch.b_term;
+            a_next += batch.a_term - (kAContiguous ? depth : depth * lda);
+            b_next += batch.b_term - (kBContiguous ? depth : depth * ldb);
           }
         };
-        auto store = [&](int buf) {
-          gemm_detail::store_tile<T, BM, BK, kLoadsA, kThreads, kAContiguous, Tile::kPad>(As[buf], tid, ra);
-          gemm_detail::store_tile<T, BN, BK, kLoadsB, kThreads, kBContiguous, Tile::kPad>(Bs[buf], tid, rb);
-        };
-        if (s_begin < s_end) {
-          load();
-          store(0);
-        }
-        __syncthreads();
-        for (int s = s_begin; s < s_end; ++s) {
-          const int buf = (s - s_begin) & 1;
-          if (s + 1 < s_end) load();  // in flight during the FMAs below
+        // acc += the products of depths [k_begin, k_begin + BK/2) of buffer buf.
+        auto multiply = [&](int buf, int k_begin) {
 #pragma unroll
-          for (int k = 0; k < BK; ++k) {
+          for (int kk = 0; kk < BK / 2; ++kk) {
+            const int k = k_begin + kk;
             T a[TM], b[TN];
 #pragma unroll
             for (int i = 0; i < TM; ++i) a[i] = As[buf][k][ty + i * Tile::kThreadsM];
@@ -231,10 +253,47 @@ __global__ void gemm_kernel(int M, int N, int K, T alpha, const T* __restrict__ 
               for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
             }
           }
-          // The other buffer was last read in step s - 1, which every thread finished before the barrier
-          // that ended it.
-          if (s + 1 < s_end) store(buf ^ 1);
+        };
+        if (count > 0) {
+          load_a();
+          store_a(0);
+          load_b();
+          store_b(0);
+          advance();
+        }
+        __syncthreads();
+        // Each step: A's next tile in flight during the first half of the FMAs, B's during the second (half
+        // the registers of both at once), stored into the other buffer, which was last read in the previous
+        // step: every thread finished that before the barrier that ended it.
+        for (int buf = 0; count > 0; --count, buf ^= 1) {
+          const bool more = count > 1;
+          if (more) load_a();
+          multiply(buf, 0);
+          if (more) {
+            store_a(buf ^ 1);
+            load_b();
+          }
+          multiply(buf, BK / 2);
+          if (more) {
+            store_b(buf ^ 1);
+            advance();
+          }
           __syncthreads();
+        }
+        // The output: C, or with split K this split's M x N slice of `partial` (alpha * op(A) op(B) alone).
+        const int split = zs / batch.count, z = zs - split * batch.count;
+        T* Cz;
+        const T* bias_z = nullptr;
+        int ldc_z = N;
+        T beta_z = T(0);
+        if (splits > 1) {
+          Cz = partial + (int64_t(split) * batch.count + z) * M * N;
+        } else {
+          const int outer = z / batch.inner, inner = z - outer * batch.inner;
+          Cz = C + outer * batch.c_outer + inner * batch.c_inner;
+          if (bias) bias_z = bias + outer * batch.bias_outer + inner * batch.bias_inner;
+          ldc_z = ldc;
+          beta_z = beta;
         }
 #pragma unroll
         for (int i = 0; i < TM; ++i) {
