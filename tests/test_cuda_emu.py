@@ -113,6 +113,18 @@ def test_conv2d_and_gradients_on_the_emulator(algo, geometry):
         np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_direct_conv_whose_tile_does_not_fit_shared_memory(dtype):
+    # A 3x3 window dilated 100: one output's input patch (201 x 201) exceeds the tiles' shared memory, so the
+    # direct kernel takes its global-memory path (cuda/conv2d_direct.cu: conv2d_direct_global_kernel).
+    rng = np.random.default_rng(4)
+    x, w, b = _x(rng, (1, 2, 205, 203), dtype), _x(rng, (3, 2, 3, 3), dtype), _x(rng, 3, dtype)
+    kw = dict(dilation=100, stride=2)
+    y = ck.conv2d(x, w, b, algo="direct", backend="cuda-emu", **kw)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(y, reference.conv2d(x, w, b, **kw), rtol=tol, atol=tol)
+
+
 POOLS = [
     ("max_pool2d", dict(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)),
     ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
