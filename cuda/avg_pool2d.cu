@@ -7,20 +7,13 @@
 // plane, so global loads and stores coalesce; planes (n, c) run along the grid's y (common.cuh: plane_grid).
 #include "cnnkernels/kernels.hpp"
 #include "common.cuh"
+#include "pool2d.cuh"
 
 namespace ck {
 namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-// The geometry of one plane in int (common.cuh: kernels divide in 32 bits).
-struct PoolPlane {
-  int H, W, P, Q, R, S, stride_h, stride_w, pad_h, pad_w;
-  explicit PoolPlane(const Pool2dShape& s)
-      : H(int(s.H)), W(int(s.W)), P(int(s.P)), Q(int(s.Q)), R(int(s.R)), S(int(s.S)), stride_h(int(s.stride_h)),
-        stride_w(int(s.stride_w)), pad_h(int(s.pad_h)), pad_w(int(s.pad_w)) {}
-};
 
 // ---------------------------------------------------------------------------------------------------------
 // kernels

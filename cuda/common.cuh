@@ -69,6 +69,23 @@ inline dim3 plane_grid(int64_t pixels, int64_t planes, int threads) {
   return dim3(unsigned(bx < kMaxGridX ? bx : kMaxGridX), unsigned(planes < kMaxGridY ? planes : kMaxGridY));
 }
 
+// Blocks over `pixels` x `planes` items for kernels whose threads index (threadIdx.x: pixel, threadIdx.y:
+// plane): `threads` pixels of one plane along x, or for a plane smaller than that the whole plane along x
+// times as many planes as fill the block along y (consecutive threads, consecutive addresses; no block mostly
+// idle). 0 blocks for no items.
+struct PlaneLaunch {
+  dim3 grid, block;
+};
+
+inline PlaneLaunch plane_launch(int64_t pixels, int64_t planes, int threads) {
+  if (pixels == 0 || planes == 0) return {dim3(0, 0, 0), dim3(1)};
+  const int64_t tx = pixels < threads ? pixels : threads;
+  const int64_t ty = threads / tx < planes ? threads / tx : planes;
+  const int64_t bx = (pixels + tx - 1) / tx, by = (planes + ty - 1) / ty;
+  return {dim3(unsigned(bx < kMaxGridX ? bx : kMaxGridX), unsigned(by < kMaxGridY ? by : kMaxGridY)),
+          dim3(unsigned(tx), unsigned(ty))};
+}
+
 // Refuses a plane of 2^31 pixels or more (int indices): a ValueError-like error naming the operation.
 inline void check_plane(const char* op, int64_t pixels) {
   if (pixels >= (int64_t(1) << 31)) {

@@ -16,6 +16,7 @@
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/lp.hpp"
 #include "common.cuh"
+#include "pool2d.cuh"
 
 namespace ck {
 namespace cuda {
@@ -23,32 +24,10 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// The geometry of one plane in int (common.cuh: kernels divide in 32 bits). No padding, no dilation.
-struct LpPlane {
-  int H, W, P, Q, R, S, stride_h, stride_w;
-  explicit LpPlane(const Pool2dShape& s)
-      : H(int(s.H)), W(int(s.W)), P(int(s.P)), Q(int(s.Q)), R(int(s.R)), S(int(s.S)), stride_h(int(s.stride_h)),
-        stride_w(int(s.stride_w)) {}
-};
-
-// Blocks over `pixels` x `planes` items (common.cuh's plane_grid, for planes of any size): kThreads pixels of
-// one plane along x, or for a plane smaller than that the whole plane along x times as many planes as fill
-// kThreads threads along y (consecutive threads, consecutive addresses; no block mostly idle).
-struct PlaneLaunch {
-  dim3 grid, block;
-};
-
-PlaneLaunch plane_launch(int64_t pixels, int64_t planes) {
-  if (pixels == 0 || planes == 0) return {dim3(0, 0, 0), dim3(1)};
-  const int64_t tx = min64(pixels, kThreads), ty = min64(kThreads / tx, planes);
-  const int64_t bx = ceil_div(pixels, tx), by = ceil_div(planes, ty);
-  return {dim3(unsigned(min64(bx, kMaxGridX)), unsigned(min64(by, kMaxGridY))), dim3(unsigned(tx), unsigned(ty))};
-}
-
 // The sum of x**p over output (p, q)'s window, clipped to the plane xp (H x W): each row's taps summed in
 // order, then the rows (the CPU's order).
 template <typename T>
-__device__ __forceinline__ T window_power_sum(const LpPlane& g, const LpNorm& norm, const T* __restrict__ xp, int p,
+__device__ __forceinline__ T window_power_sum(const PoolPlane& g, const LpNorm& norm, const T* __restrict__ xp, int p,
                                               int q) {
   int r0, r1, c0, c1;
   window_taps(p, g.H, g.R, g.stride_h, 0, 1, &r0, &r1);
@@ -68,7 +47,7 @@ __device__ __forceinline__ T window_power_sum(const LpPlane& g, const LpNorm& no
 // kernels
 
 template <typename T>
-__global__ void lp_pool2d_kernel(LpPlane g, int64_t planes, LpNorm norm, const T* __restrict__ x,
+__global__ void lp_pool2d_kernel(PoolPlane g, int64_t planes, LpNorm norm, const T* __restrict__ x,
                                  T* __restrict__ y) {
   const int pixels = g.P * g.Q;
   for (int64_t plane = int64_t(blockIdx.y) * blockDim.y + threadIdx.y; plane < planes;
@@ -83,7 +62,7 @@ __global__ void lp_pool2d_kernel(LpPlane g, int64_t planes, LpNorm norm, const T
 
 // z[o] = gy[o] * output_factor(y[o]) for every output o (N x C x P x Q), y[o] found again from x.
 template <typename T>
-__global__ void lp_pool2d_output_factor_kernel(LpPlane g, int64_t planes, LpNorm norm, const T* __restrict__ gy,
+__global__ void lp_pool2d_output_factor_kernel(PoolPlane g, int64_t planes, LpNorm norm, const T* __restrict__ gy,
                                                const T* __restrict__ x, T* __restrict__ z) {
   const int pixels = g.P * g.Q;
   for (int64_t plane = int64_t(blockIdx.y) * blockDim.y + threadIdx.y; plane < planes;
@@ -102,7 +81,7 @@ __global__ void lp_pool2d_output_factor_kernel(LpPlane g, int64_t planes, LpNorm
 // as the CPU: p = 1 takes the sum as it is, p = 2 multiplies by x, any other p leaves a zero sum 0 (even
 // where x^(p-1) is inf).
 template <typename T>
-__global__ void lp_pool2d_backward_kernel(LpPlane g, int64_t planes, LpNorm norm, const T* __restrict__ z,
+__global__ void lp_pool2d_backward_kernel(PoolPlane g, int64_t planes, LpNorm norm, const T* __restrict__ z,
                                           const T* __restrict__ x, T* __restrict__ gx) {
   const int pixels = g.H * g.W, outputs = g.P * g.Q;
   for (int64_t plane = int64_t(blockIdx.y) * blockDim.y + threadIdx.y; plane < planes;
@@ -135,8 +114,8 @@ __global__ void lp_pool2d_backward_kernel(LpPlane g, int64_t planes, LpNorm norm
 template <typename T>
 void lp_pool2d(const Pool2dShape& s, double norm_type, const T* x, T* y) {
   check_plane("lp_pool2d", s.H * s.W);
-  const PlaneLaunch l = plane_launch(s.P * s.Q, s.N * s.C);
-  launch("lp_pool2d", lp_pool2d_kernel<T>, l.grid, l.block, 0, LpPlane(s), s.N * s.C, LpNorm(norm_type), x, y);
+  const PlaneLaunch l = plane_launch(s.P * s.Q, s.N * s.C, kThreads);
+  launch("lp_pool2d", lp_pool2d_kernel<T>, l.grid, l.block, 0, PoolPlane(s), s.N * s.C, LpNorm(norm_type), x, y);
 }
 
 template <typename T>
@@ -146,10 +125,10 @@ void lp_pool2d_backward(const Pool2dShape& s, double norm_type, const T* gy, con
   if (planes == 0) return;
   const LpNorm norm(norm_type);
   T* z = workspace<T>(size_t(planes * s.P * s.Q));
-  const PlaneLaunch outs = plane_launch(s.P * s.Q, planes), ins = plane_launch(s.H * s.W, planes);
-  launch("lp_pool2d_output_factor", lp_pool2d_output_factor_kernel<T>, outs.grid, outs.block, 0, LpPlane(s), planes,
+  const PlaneLaunch outs = plane_launch(s.P * s.Q, planes, kThreads), ins = plane_launch(s.H * s.W, planes, kThreads);
+  launch("lp_pool2d_output_factor", lp_pool2d_output_factor_kernel<T>, outs.grid, outs.block, 0, PoolPlane(s), planes,
          norm, gy, x, z);
-  launch("lp_pool2d_backward", lp_pool2d_backward_kernel<T>, ins.grid, ins.block, 0, LpPlane(s), planes, norm,
+  launch("lp_pool2d_backward", lp_pool2d_backward_kernel<T>, ins.grid, ins.block, 0, PoolPlane(s), planes, norm,
          static_cast<const T*>(z), x, gx);
 }
 

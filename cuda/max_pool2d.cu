@@ -25,6 +25,7 @@
 #include "cnnkernels/checks.hpp"
 #include "cnnkernels/kernels.hpp"
 #include "common.cuh"
+#include "pool2d.cuh"
 
 namespace ck {
 namespace cuda {
@@ -32,31 +33,8 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// The geometry of one plane in int (common.cuh: kernels divide in 32 bits).
-struct PoolPlane {
-  int H, W, P, Q, R, S, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
-  explicit PoolPlane(const Pool2dShape& s)
-      : H(int(s.H)), W(int(s.W)), P(int(s.P)), Q(int(s.Q)), R(int(s.R)), S(int(s.S)), stride_h(int(s.stride_h)),
-        stride_w(int(s.stride_w)), pad_h(int(s.pad_h)), pad_w(int(s.pad_w)), dil_h(int(s.dil_h)),
-        dil_w(int(s.dil_w)) {}
-};
-
 // What the index check found (its flag holds the largest).
 enum IndexCheck : int { kIndicesInWindow = 0, kIndicesOutsideWindow = 1, kIndicesOutOfRange = 2 };
-
-// Blocks over `pixels` x `planes` items (common.cuh's plane_grid, for planes of any size): kThreads pixels of
-// one plane along x, or for a plane smaller than that the whole plane along x times as many planes as fill
-// kThreads threads along y (consecutive threads, consecutive addresses; no block mostly idle).
-struct PlaneLaunch {
-  dim3 grid, block;
-};
-
-PlaneLaunch plane_launch(int64_t pixels, int64_t planes) {
-  if (pixels == 0 || planes == 0) return {dim3(0, 0, 0), dim3(1)};
-  const int64_t tx = min64(pixels, kThreads), ty = min64(kThreads / tx, planes);
-  const int64_t bx = ceil_div(pixels, tx), by = ceil_div(planes, ty);
-  return {dim3(unsigned(min64(bx, kMaxGridX)), unsigned(min64(by, kMaxGridY))), dim3(unsigned(tx), unsigned(ty))};
-}
 
 // Coordinates with their padding in int (window starts, taps, h + pad), as PoolPlane holds them.
 void check_padded_plane(const char* op, const Pool2dShape& s) {
@@ -189,7 +167,7 @@ __global__ void max_pool2d_backward_scatter_kernel(int64_t planes, int outputs, 
 template <typename T>
 void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
   check_padded_plane("max_pool2d", s);
-  const PlaneLaunch outs = plane_launch(s.P * s.Q, s.N * s.C);
+  const PlaneLaunch outs = plane_launch(s.P * s.Q, s.N * s.C, kThreads);
   launch("max_pool2d", max_pool2d_kernel<T>, outs.grid, outs.block, 0, PoolPlane(s), s.N * s.C, x, y, indices);
 }
 
@@ -199,7 +177,7 @@ void max_pool2d_backward(const Pool2dShape& s, const T* gy, const T* x, const in
   check_padded_plane(op, s);
   const int64_t planes = s.N * s.C, outputs = s.P * s.Q, pixels = s.H * s.W;
   if (planes == 0 || pixels == 0) return;
-  const PlaneLaunch inputs = plane_launch(pixels, planes), outs = plane_launch(outputs, planes);
+  const PlaneLaunch inputs = plane_launch(pixels, planes, kThreads), outs = plane_launch(outputs, planes, kThreads);
   if (!indices) {  // the argmax found again, exactly as the forward finds it
     int64_t* found = workspace<int64_t>(size_t(planes * outputs));
     launch("max_pool2d", max_pool2d_kernel<T>, outs.grid, outs.block, 0, PoolPlane(s), planes, x,
