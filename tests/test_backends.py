@@ -251,3 +251,9 @@ def test_a_tensor_that_requires_grad_is_a_clear_type_error():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="DLPack"):
         ck.avg_pool2d(torch.ones((1, 1, 4, 4), requires_grad=True), 2)
+
+
+def test_cuda_plan_says_what_runs_and_does_not_estimate_workspace():
+    info = ck.conv2d_plan((2, 16, 12, 12), (32, 16, 3, 3), padding=1, backend="cuda-emu")
+    assert info["algo"] == "im2col" and info["output_shape"] == (2, 32, 12, 12) and info["workspace_bytes"] is None
+    assert ck.conv2d_plan((2, 3, 12, 12), (4, 3, 3, 3), backend="cuda-emu")["algo"] == "direct"

@@ -207,7 +207,7 @@ py::dict plan_info(const CudaConv2dPlan& p) {
                     : p.direction == ConvDirection::backward_input ? s.input()
                                                                    : s.weight();
   info["output_shape"] = py::make_tuple(out.n, out.c, out.h, out.w);
-  info["workspace_bytes"] = 0;
+  info["workspace_bytes"] = py::none();  // not estimated on CUDA (from the call's allocator, CuPy's pool)
   return info;
 }
 

@@ -127,9 +127,10 @@ def conv2d_plan(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1
     direction: "forward", "backward_input" (the gradient with respect to x) or "backward_weight".
     Returns a dict: "algo" (the algorithm run, with "auto" resolved by the cost model), "direction",
     "output_shape" (of what is computed: y, grad_input or grad_weight) and "workspace_bytes" (extra memory
-    the algorithm allocates with the current thread count). When the algorithm is "fft" it also holds the
+    the algorithm allocates with the current thread count; None on the CUDA backends, which do not estimate it:
+    their workspace comes from the call's allocator, CuPy's memory pool). When the algorithm is "fft" it also holds the
     FFT plan, as fft_plan_info describes (for a gradient: of the FFT convolution it runs, see
-    conv2d_backward). backend: None ("cpu") or a backend name.
+    conv2d_backward). backend: None ("cpu") or a backend name ("cuda", "cuda-emu": direct and im2col).
     """
     op = "conv2d_plan"
     b = get_backend("cpu" if backend is None else backend)
