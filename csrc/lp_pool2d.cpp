@@ -19,7 +19,14 @@ template <typename T, typename Power>
 void lp_pool2d_with(const Pool2dShape& s, const LpNorm& norm, Power power, const T* x, T* y) {
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, 0, 1), cols(s.Q, s.W, s.S, s.stride_w, 0, 1);
   pool::pool_planes(pool::SumReducer<T, Power>{power}, s, rows, cols, x, y, [&](T* y_c) {
-    for (int64_t i = 0; i < s.P * s.Q; ++i) y_c[i] = norm.root(y_c[i]);
+    if (norm.kind == LpNorm::two) {  // norm.root spelled out without branches, so that it vectorises
+      for (int64_t i = 0; i < s.P * s.Q; ++i) {
+        const T sum = y_c[i], root = std::sqrt(sum > T(0) ? sum : T(0));
+        y_c[i] = sum != sum ? sum : root;
+      }
+    } else {
+      for (int64_t i = 0; i < s.P * s.Q; ++i) y_c[i] = norm.root(y_c[i]);
+    }
   });
 }
 

@@ -1,6 +1,8 @@
 // pool2d_rows.hpp: the separable skeleton shared by max, average and Lp pooling on the CPU.
 //
-// Small square windows (2x2, 3x3) over mostly interior outputs reduce in one pass (pool_plane_small).
+// Small square windows (2x2, 3x3) over mostly interior outputs reduce in one pass (pool_plane_small), the
+// interior block through the active ISA's kernel (pool2d_kernels.hpp; the scalar path's are the generic and
+// SSE2 loops below, pool_interior_block).
 // Otherwise a rectangular R x S window reduces in two passes: a row pass reduces the S taps of each input
 // row for every output column q (h[ih, q]), then a column pass reduces the R rows of each output row p
 // (y[p, q] = reduce over r of h[p*sh - ph + r*dh, q]). That is R + S operations per output instead of R*S,
@@ -11,12 +13,15 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
 #include "cnnkernels/shapes.hpp"
+#include "isa_dispatch.hpp"
+#include "pool2d_kernels.hpp"
 #include "threads.hpp"
 
 #if defined(__SSE2__) || defined(_M_X64)
@@ -230,6 +235,44 @@ void pool_interior(const Reducer& red, const Pool2dShape& s, const T* x, int64_t
   }
 }
 
+// The scalar path's interior block of pool_plane_small (pool2d_kernels.hpp: SmallInterior), the window and
+// column stride chosen once per plane.
+template <typename T, typename Reducer>
+void pool_interior_block(const Reducer& red, const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t q0,
+                         int64_t q1, T* y) {
+  if (s.R == 2) {
+    if (s.stride_w == 1) pool_interior<2, 2, 1>(red, s, x, p0, p1, q0, q1, y);
+    else pool_interior<2, 2, 2>(red, s, x, p0, p1, q0, q1, y);
+  } else {
+    if (s.stride_w == 1) pool_interior<3, 3, 1>(red, s, x, p0, p1, q0, q1, y);
+    else pool_interior<3, 3, 2>(red, s, x, p0, p1, q0, q1, y);
+  }
+}
+
+// The active ISA's interior kernel for a reducer, or nullptr for a reducer without one (Lp pooling with a
+// general p: pool_interior_block then).
+inline const PoolKernels& active_pool_kernels() {
+  return isa_table<PoolKernels>({pool_kernels_scalar(), pool_kernels_avx2(), pool_kernels_avx512()});
+}
+template <typename Reducer>
+std::nullptr_t small_kernel(const Reducer&) {
+  return nullptr;
+}
+inline SmallInterior<float> small_kernel(const MaxReducer<float>&) { return active_pool_kernels().max_f32; }
+inline SmallInterior<double> small_kernel(const MaxReducer<double>&) { return active_pool_kernels().max_f64; }
+inline SmallInterior<float> small_kernel(const SumReducer<float, Identity<float>>&) {
+  return active_pool_kernels().sum_f32;
+}
+inline SmallInterior<double> small_kernel(const SumReducer<double, Identity<double>>&) {
+  return active_pool_kernels().sum_f64;
+}
+inline SmallInterior<float> small_kernel(const SumReducer<float, Square<float>>&) {
+  return active_pool_kernels().sum_squares_f32;
+}
+inline SmallInterior<double> small_kernel(const SumReducer<double, Square<double>>&) {
+  return active_pool_kernels().sum_squares_f64;
+}
+
 // The one-pass path for the common small windows (2x2, 3x3; column stride 1 or 2; dilation 1) when most
 // outputs are interior; false (nothing done) otherwise. Border outputs take pool_window.
 template <typename T, typename Reducer>
@@ -239,12 +282,10 @@ bool pool_plane_small(const Reducer& red, const Pool2dShape& s, const Taps& rows
   const int64_t p0 = rows.inner_lo, p1 = std::max(p0, rows.inner_hi);
   const int64_t q0 = cols.inner_lo, q1 = std::max(q0, cols.inner_hi);
   if (2 * (p1 - p0) * (q1 - q0) < s.P * s.Q) return false;
-  if (s.R == 2) {
-    if (s.stride_w == 1) pool_interior<2, 2, 1>(red, s, x, p0, p1, q0, q1, y);
-    else pool_interior<2, 2, 2>(red, s, x, p0, p1, q0, q1, y);
+  if (const SmallInterior<T> kernel = small_kernel(red)) {
+    kernel(s, x, p0, p1, q0, q1, y);
   } else {
-    if (s.stride_w == 1) pool_interior<3, 3, 1>(red, s, x, p0, p1, q0, q1, y);
-    else pool_interior<3, 3, 2>(red, s, x, p0, p1, q0, q1, y);
+    pool_interior_block(red, s, x, p0, p1, q0, q1, y);
   }
   for (int64_t p = 0; p < s.P; ++p) {
     const bool inner_row = p >= p0 && p < p1;

@@ -101,3 +101,49 @@ def test_environment_variable_forces_the_path():
     assert _isa_in_subprocess("scalar")[0] == "scalar"
     isa, note = _isa_in_subprocess("no-such-isa")
     assert isa == ck.cpu_info()["detected_isa"] and "no-such-isa" in note
+
+
+# Pooling: the one-pass 2x2/3x3 kernels of each path, bit for bit against the scalar path (NaN payloads and
+# signed zeros included). Widths put the interior rows below, at and around one vector of each path (4, 8
+# and 16 floats; 2, 4 and 8 doubles) and leave tails; padding and ceil_mode add border outputs; the data
+# holds ties, signed zeros, infinities and NaNs.
+POOL_WIDTHS = [3, 4, 5, 6, 9, 10, 11, 17, 18, 34, 35, 37, 70, 71]
+
+
+def _pool_data(w, dtype):
+    rng = np.random.default_rng(w)
+    x = rng.integers(-2, 3, size=(2, 3, 9, w)).astype(dtype)
+    x[rng.random(x.shape) < 0.1] = -0.0
+    x[rng.random(x.shape) < 0.02] = np.inf
+    x[0, 1][rng.random(x.shape[2:]) < 0.05] = np.nan
+    return x
+
+
+def _pool(kind, x, k, s, pad, ceil):
+    if kind == "max":
+        return ck.functional.max_pool2d(x, k, s, padding=pad, ceil_mode=ceil)
+    if kind == "avg":
+        return ck.functional.avg_pool2d(x, k, s, padding=pad, ceil_mode=ceil)
+    return ck.functional.lp_pool2d(x, float(kind[2:]), k, s, ceil_mode=ceil)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg", "lp1", "lp2", "lp3"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pool2d_every_path_matches_scalar(isa, kind, dtype):
+    for w in POOL_WIDTHS:
+        x = _pool_data(w, dtype)
+        for k in (2, 3):
+            for s in (1, 2):
+                for pad in ((0, 1) if kind in ("max", "avg") else (0,)):
+                    for ceil in (False, True):
+                        if w < k:
+                            continue
+                        y = np.asarray(_pool(kind, x, k, s, pad, ceil))
+                        _cpu.set_isa("scalar")
+                        try:
+                            expected = np.asarray(_pool(kind, x, k, s, pad, ceil))
+                        finally:
+                            _cpu.set_isa(isa)
+                        case = f"W={w} k={k} s={s} pad={pad} ceil={ceil}"
+                        np.testing.assert_array_equal(y, expected, err_msg=case)
+                        assert y.tobytes() == expected.tobytes(), case
