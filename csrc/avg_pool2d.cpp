@@ -6,6 +6,7 @@
 // divisor_override when given. The divisors are a product of a row count and a column count, computed once
 // per call.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "cnnkernels/kernels.hpp"
@@ -33,6 +34,12 @@ struct Scales {
   }
 };
 
+template <typename T>
+pool::ScaleInPlace<T> scale_kernel() {
+  if constexpr (std::is_same_v<T, float>) return pool::active_pool_kernels().scale_f32;
+  else return pool::active_pool_kernels().scale_f64;
+}
+
 }  // namespace
 
 namespace cpu {
@@ -41,11 +48,14 @@ template <typename T>
 void avg_pool2d(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* x, T* y) {
   const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, 1), cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, 1);
   const Scales<T> scale(s, count_include_pad, divisor_override);
-  pool::pool_planes(pool::SumReducer<T, pool::Identity<T>>{}, s, rows, cols, x, y, [&](T* y_c) {
-    for (int64_t p = 0; p < s.P; ++p) {
-      for (int64_t q = 0; q < s.Q; ++q) y_c[p * s.Q + q] *= scale.h[p] * scale.w[q];
-    }
-  });
+  // The P x Q products h[p] * w[q], once per call; each plane is then scaled by the active ISA's kernel.
+  std::vector<T> scale_pq(s.P * s.Q);
+  for (int64_t p = 0; p < s.P; ++p) {
+    for (int64_t q = 0; q < s.Q; ++q) scale_pq[p * s.Q + q] = scale.h[p] * scale.w[q];
+  }
+  const auto scale_plane = scale_kernel<T>();
+  pool::pool_planes(pool::SumReducer<T, pool::Identity<T>>{}, s, rows, cols, x, y,
+                    [&](T* y_c) { scale_plane(y_c, scale_pq.data(), s.P * s.Q); });
 }
 
 template void avg_pool2d<float>(const Pool2dShape&, bool, int64_t, const float*, float*);

@@ -18,10 +18,17 @@ template <typename T>
 using SmallInterior = void (*)(const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t q0, int64_t q1,
                                T* y);
 
-// One ISA's kernels, per reduction: maximum (PyTorch's NaN rule), sum, sum of squares.
+// y[i] *= scale[i] for i in [0, n): one rounded product per element, the same on every ISA (average
+// pooling's divisors, avg_pool2d.cpp).
+template <typename T>
+using ScaleInPlace = void (*)(T* y, const T* scale, int64_t n);
+
+// One ISA's kernels, per reduction: maximum (PyTorch's NaN rule), sum, sum of squares; and the scaling.
 struct PoolKernels {
   SmallInterior<float> max_f32, sum_f32, sum_squares_f32;
   SmallInterior<double> max_f64, sum_f64, sum_squares_f64;
+  ScaleInPlace<float> scale_f32;
+  ScaleInPlace<double> scale_f64;
 };
 
 // nullptr when the file was compiled without its ISA's flags.

@@ -13,6 +13,11 @@ void interior(const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t 
   pool_interior_block(Reducer{}, s, x, p0, p1, q0, q1, y);
 }
 
+template <typename T>
+void scale_in_place(T* y, const T* scale, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= scale[i];
+}
+
 const PoolKernels kPoolTable = {
     interior<float, MaxReducer<float>>,
     interior<float, SumReducer<float, Identity<float>>>,
@@ -20,6 +25,8 @@ const PoolKernels kPoolTable = {
     interior<double, MaxReducer<double>>,
     interior<double, SumReducer<double, Identity<double>>>,
     interior<double, SumReducer<double, Square<double>>>,
+    scale_in_place<float>,
+    scale_in_place<double>,
 };
 
 }  // namespace

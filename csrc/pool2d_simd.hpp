@@ -157,9 +157,20 @@ void interior(const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t 
   }
 }
 
+// y[i] *= scale[i], N at a time, the rest one by one (in place, so no overlapping last group).
+template <typename T>
+void scale_in_place(T* y, const T* scale, int64_t n) {
+  constexpr int N = CK_VEC_BYTES / sizeof(T);
+  using L = Lanes<T, N>;
+  int64_t i = 0;
+  for (; i + N <= n; i += N) L::store(y + i, L::load(y + i) * L::load(scale + i));
+  for (; i < n; ++i) y[i] *= scale[i];
+}
+
 const PoolKernels kPoolTable = {
     interior<Op::max, float>,  interior<Op::sum, float>,  interior<Op::sum_squares, float>,
     interior<Op::max, double>, interior<Op::sum, double>, interior<Op::sum_squares, double>,
+    scale_in_place<float>,     scale_in_place<double>,
 };
 
 }  // namespace
