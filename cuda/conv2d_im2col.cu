@@ -130,6 +130,20 @@ void im2col(const Conv2dShape& s, const T* x, int64_t n0, int64_t count, T* col)
          ConvPlane(s), rows, x + n0 * s.C * s.H * s.W, col);
 }
 
+// Calls body(n0, count, B) for the batch's chunks of images in order: B is the chunk's column matrices
+// (C*R*S x P*Q an image, from im2col), or x's images themselves for a pointwise convolution.
+template <typename T, typename Body>
+void for_each_column_chunk(const Conv2dShape& s, const T* x, Body&& body) {
+  const bool pointwise = s.is_pointwise();
+  const int64_t nb = chunk_images<T>(s), PQ = s.P * s.Q;
+  T* col = pointwise ? nullptr : workspace<T>(size_t(nb * s.C * s.R * s.S * PQ));
+  for (int64_t n0 = 0; n0 < s.N; n0 += nb) {
+    const int64_t count = std::min(nb, s.N - n0);
+    if (!pointwise) im2col(s, x, n0, count, col);
+    body(n0, count, pointwise ? x + n0 * s.C * PQ : static_cast<const T*>(col));
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -141,13 +155,8 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   const int64_t G = s.groups, Cg = s.C_per_group(), Kg = s.K_per_group(), PQ = s.P * s.Q;
   const int64_t depth = Cg * s.R * s.S;  // GEMM inner dimension
   if (s.N == 0) return;
-  const bool pointwise = s.is_pointwise();
-  const int64_t nb = chunk_images<T>(s);
-  T* col = pointwise ? nullptr : workspace<T>(size_t(nb * s.C * s.R * s.S * PQ));
   GemmScratch<T> scratch;
-  for (int64_t n0 = 0; n0 < s.N; n0 += nb) {
-    const int64_t count = std::min(nb, s.N - n0);
-    if (!pointwise) im2col(s, x, n0, count, col);
+  for_each_column_chunk(s, x, [&](int64_t n0, int64_t count, const T* B) {
     // Item (image n, group g): y[n0 + n, g*Kg:] = w_g * B_{n,g} + bias_g.
     GemmBatch b;
     b.count = int(count * G);
@@ -158,10 +167,9 @@ void conv2d_im2col(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
     b.c_outer = s.K * PQ;
     b.c_inner = Kg * PQ;
     b.bias_inner = Kg;
-    const T* B = pointwise ? x + n0 * s.C * PQ : col;
     gemm<T, Op::N, Op::N>("conv2d_im2col: gemm", int(Kg), int(PQ), int(depth), T(1), w, int(depth), B, int(PQ),
                           T(0), y + n0 * s.K * PQ, int(PQ), bias, b, &scratch);
-  }
+  });
 }
 
 template <typename T>
@@ -205,13 +213,8 @@ void conv2d_backward_weight_im2col(const Conv2dShape& s, const T* gy, const T* x
     memset_async(gw, 0, size_t(s.K * depth) * sizeof(T));
     return;
   }
-  const bool pointwise = s.is_pointwise();
-  const int64_t nb = chunk_images<T>(s);
-  T* col = pointwise ? nullptr : workspace<T>(size_t(nb * s.C * s.R * s.S * PQ));
   GemmScratch<T> scratch;
-  for (int64_t n0 = 0; n0 < s.N; n0 += nb) {
-    const int64_t count = std::min(nb, s.N - n0);
-    if (!pointwise) im2col(s, x, n0, count, col);
+  for_each_column_chunk(s, x, [&](int64_t n0, int64_t count, const T* B) {
     // Group g: gw_g (+)= sum over the chunk's images n, in order, of gy[n0 + n, g*Kg:] * col_{n,g}^T.
     GemmBatch b;
     b.count = int(G);
@@ -222,11 +225,10 @@ void conv2d_backward_weight_im2col(const Conv2dShape& s, const T* gy, const T* x
     b.terms = int(count);
     b.a_term = s.K * PQ;
     b.b_term = s.C * s.R * s.S * PQ;
-    const T* B = pointwise ? x + n0 * s.C * PQ : col;
     gemm<T, Op::N, Op::T>("conv2d_backward_weight_im2col: gemm", int(Kg), int(depth), int(PQ), T(1),
                           gy + n0 * s.K * PQ, int(PQ), B, int(PQ), n0 == 0 ? T(0) : T(1), gw, int(depth), nullptr, b,
                           &scratch);
-  }
+  });
 }
 
 template void conv2d_im2col<float>(const Conv2dShape&, const float*, const float*, const float*, float*);

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cnnkernels/checks.hpp"
+#include "cnnkernels/kernels.hpp"
 #include "cnnkernels/shapes.hpp"
 
 namespace ck {
@@ -73,6 +74,31 @@ inline Padding2d padding2d(const std::array<int64_t, 4>& v) { return {v[0], v[1]
 inline Conv2dParams conv2d_params(const std::array<int64_t, 2>& stride, const std::array<int64_t, 4>& padding,
                                   const std::array<int64_t, 2>& dilation, int64_t groups) {
   return Conv2dParams{size2d(stride), padding2d(padding), size2d(dilation), groups};
+}
+
+inline Pool2dParams pool_params(const std::array<int64_t, 2>& kernel, const std::array<int64_t, 2>& stride,
+                                const std::array<int64_t, 2>& padding, const std::array<int64_t, 2>& dilation,
+                                bool ceil_mode) {
+  return Pool2dParams{size2d(kernel), size2d(stride), size2d(padding), size2d(dilation), ceil_mode};
+}
+
+// conv2d_plan's direction= argument.
+inline ConvDirection parse_conv_direction(const std::string& name) {
+  std::string names;
+  for (int i = 0; i < kConvDirectionCount; ++i) {
+    if (name == kConvDirectionNames[i]) return static_cast<ConvDirection>(i);
+    names += std::string(i ? ", '" : "'") + kConvDirectionNames[i] + "'";
+  }
+  throw ArgumentError("conv2d_plan: direction must be one of " + names + ", got '" + name + "'");
+}
+
+// Whether two convolutions have the same geometry (what a plan made for one may run on the other): every
+// input of make_conv2d_shape, the outputs following from them.
+inline bool same_conv_geometry(const Conv2dShape& a, const Conv2dShape& s) {
+  return a.N == s.N && a.C == s.C && a.H == s.H && a.W == s.W && a.K == s.K && a.R == s.R && a.S == s.S &&
+         a.groups == s.groups && a.stride_h == s.stride_h && a.stride_w == s.stride_w && a.pad_top == s.pad_top &&
+         a.pad_bottom == s.pad_bottom && a.pad_left == s.pad_left && a.pad_right == s.pad_right &&
+         a.dil_h == s.dil_h && a.dil_w == s.dil_w;
 }
 
 // ck::AllocationError -> MemoryError (ArgumentError is a std::invalid_argument: pybind11 makes it ValueError).

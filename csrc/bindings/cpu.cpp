@@ -58,11 +58,7 @@ struct BoundConv2dPlan {
   Conv2dPlan plan;
 
   bool made_for(const Conv2dShape& s, int64_t bytes, ConvDirection direction) const {
-    const Conv2dShape& a = shape;
-    return bytes == elem_bytes && direction == plan.direction && a.N == s.N && a.C == s.C && a.H == s.H &&
-           a.W == s.W && a.K == s.K && a.R == s.R && a.S == s.S && a.groups == s.groups && a.stride_h == s.stride_h &&
-           a.stride_w == s.stride_w && a.pad_top == s.pad_top && a.pad_bottom == s.pad_bottom &&
-           a.pad_left == s.pad_left && a.pad_right == s.pad_right && a.dil_h == s.dil_h && a.dil_w == s.dil_w;
+    return bytes == elem_bytes && direction == plan.direction && bind::same_conv_geometry(shape, s);
   }
 };
 
@@ -75,15 +71,6 @@ std::optional<ConvAlgo> parse_conv_algo(const std::string& name) {
     names += std::string(", '") + kConvAlgoNames[i] + "'";
   }
   throw ArgumentError("conv2d: algo must be one of " + names + ", got '" + name + "'");
-}
-
-ConvDirection parse_conv_direction(const std::string& name) {
-  std::string names;
-  for (int i = 0; i < kConvDirectionCount; ++i) {
-    if (name == kConvDirectionNames[i]) return static_cast<ConvDirection>(i);
-    names += std::string(i ? ", '" : "'") + kConvDirectionNames[i] + "'";
-  }
-  throw ArgumentError("conv2d_plan: direction must be one of " + names + ", got '" + name + "'");
 }
 
 // What conv2d would run for these shapes (algo "auto" resolved by the cost model), for the forward output or
@@ -101,7 +88,7 @@ BoundConv2dPlan conv2d_plan(const Quad& x, const Quad& w, const Pair& stride, co
   force.order = order;
   force.budget_bytes = budget_bytes;
   return BoundConv2dPlan{s, elem_bytes,
-                         plan_conv2d(s, elem_bytes, parse_conv_algo(algo), force, parse_conv_direction(direction))};
+                         plan_conv2d(s, elem_bytes, parse_conv_algo(algo), force, bind::parse_conv_direction(direction))};
 }
 
 py::dict plan_info(const BoundConv2dPlan& bp) {
@@ -262,18 +249,12 @@ py::object with_input(const std::string& op, const py::array& x, Body&& body) {
   return bind::dispatch(dt, [&](auto zero) -> py::object { return body(zero, bind::dims_of(x)); });
 }
 
-Pool2dParams pool_params(const Pair& kernel, const Pair& stride, const Pair& padding, const Pair& dilation,
-                         bool ceil_mode) {
-  return Pool2dParams{bind::size2d(kernel), bind::size2d(stride), bind::size2d(padding), bind::size2d(dilation),
-                      ceil_mode};
-}
-
 py::object max_pool2d(const py::array& x, const Pair& kernel, const Pair& stride, const Pair& padding,
                       const Pair& dilation, bool ceil_mode, bool return_indices) {
   return with_input("max_pool2d", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("max_pool2d", d, pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
+        make_pool2d_shape("max_pool2d", d, bind::pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
     auto y = empty<T>(s.output());
     py::array_t<int64_t> indices;
     if (return_indices) indices = empty<int64_t>(s.output());
@@ -295,7 +276,7 @@ py::object avg_pool2d(const py::array& x, const Pair& kernel, const Pair& stride
   return with_input("avg_pool2d", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("avg_pool2d", d, pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape("avg_pool2d", d, bind::pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
     return run_into_new<T>(s.output(), [&](T* y) {
       cpu::avg_pool2d<T>(s, count_include_pad, divisor_override.value_or(0), cdata<T>(x), y);
     });
@@ -308,7 +289,7 @@ py::object lp_pool2d(const py::array& x, double norm_type, const Pair& kernel, c
   return with_input("lp_pool2d", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("lp_pool2d", d, pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape("lp_pool2d", d, bind::pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
     return run_into_new<T>(s.output(), [&](T* y) { cpu::lp_pool2d<T>(s, norm_type, cdata<T>(x), y); });
   });
 }
@@ -353,7 +334,7 @@ py::object max_pool2d_backward(const py::array& gy, const py::array& x, const Pa
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape(op, d, pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, bind::pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
     const int64_t* ip = nullptr;
     if (indices) {
       if (!indices->dtype().equal(py::dtype::of<int64_t>())) {
@@ -383,7 +364,7 @@ py::object avg_pool2d_backward(const py::array& gy, const py::array& x, const Pa
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape(op, d, pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, bind::pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
     return grad_into_new<T>(op, gy, d, s.output(), [&](const T* g, T* gx) {
       cpu::avg_pool2d_backward<T>(s, count_include_pad, divisor_override.value_or(0), g, gx);
     });
@@ -397,7 +378,7 @@ py::object lp_pool2d_backward(const py::array& gy, const py::array& x, double no
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape(op, d, pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, bind::pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
     return grad_into_new<T>(op, gy, d, s.output(), [&](const T* g, T* gx) {
       cpu::lp_pool2d_backward<T>(s, norm_type, g, cdata<T>(x), gx);
     });

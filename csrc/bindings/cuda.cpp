@@ -151,14 +151,6 @@ T* mdata(const DeviceArray& a) {
 
 constexpr ConvAlgo kCudaAlgos[] = {ConvAlgo::direct, ConvAlgo::im2col};
 
-ConvDirection parse_direction(const std::string& name) {
-  for (int i = 0; i < kConvDirectionCount; ++i) {
-    if (name == kConvDirectionNames[i]) return static_cast<ConvDirection>(i);
-  }
-  throw ArgumentError("conv2d_plan: direction must be 'forward', 'backward_input' or 'backward_weight', got '" +
-                      name + "'");
-}
-
 ConvAlgo parse_algo(const std::string& name, const Conv2dShape& s, ConvDirection dir) {
   if (name == "fft") {
     throw cuda::NotImplemented("conv2d: algo='fft' is not implemented on CUDA yet (use 'direct', 'im2col' or 'auto')");
@@ -180,11 +172,7 @@ struct CudaConv2dPlan {
   ConvDirection direction;
   ConvAlgo algo;
   bool made_for(const Conv2dShape& s, int64_t bytes, ConvDirection d) const {
-    const Conv2dShape& a = shape;
-    return bytes == elem_bytes && d == direction && a.N == s.N && a.C == s.C && a.H == s.H && a.W == s.W &&
-           a.K == s.K && a.R == s.R && a.S == s.S && a.groups == s.groups && a.stride_h == s.stride_h &&
-           a.stride_w == s.stride_w && a.pad_top == s.pad_top && a.pad_bottom == s.pad_bottom &&
-           a.pad_left == s.pad_left && a.pad_right == s.pad_right && a.dil_h == s.dil_h && a.dil_w == s.dil_w;
+    return bytes == elem_bytes && d == direction && bind::same_conv_geometry(shape, s);
   }
 };
 
@@ -194,7 +182,7 @@ CudaConv2dPlan conv2d_plan(const Quad& x, const Quad& w, const Pair& stride, con
   bind::dtype_of_size("conv2d_plan", elem_bytes);
   const Conv2dShape s = make_conv2d_shape(bind::dims_of(x), bind::dims_of(w),
                                           bind::conv2d_params(stride, padding, dilation, groups), elem_bytes);
-  const ConvDirection dir = parse_direction(direction);
+  const ConvDirection dir = bind::parse_conv_direction(direction);
   return CudaConv2dPlan{s, elem_bytes, dir, parse_algo(algo, s, dir)};
 }
 
@@ -317,12 +305,6 @@ py::object with_input(const std::string& op, const DeviceArray& x, Body&& body) 
   return bind::dispatch(dt, [&](auto zero) -> py::object { return body(zero, dims_of(x)); });
 }
 
-Pool2dParams pool_params(const Pair& kernel, const Pair& stride, const Pair& padding, const Pair& dilation,
-                         bool ceil_mode) {
-  return Pool2dParams{bind::size2d(kernel), bind::size2d(stride), bind::size2d(padding), bind::size2d(dilation),
-                      ceil_mode};
-}
-
 // A new output of `dims` filled by kernel(y) with the GIL released.
 template <typename T, typename Kernel>
 py::object run_into_new(Call& call, const Dims4& dims, Kernel&& kernel) {
@@ -354,7 +336,7 @@ py::object max_pool2d(const DeviceArray& x, const Pair& kernel, const Pair& stri
   return with_input("max_pool2d", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("max_pool2d", d, pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
+        make_pool2d_shape("max_pool2d", d, bind::pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
     Call call(alloc, stream);
     DeviceArray y = call.output<T>(s.output());
     DeviceArray indices;
@@ -379,7 +361,7 @@ py::object avg_pool2d(const DeviceArray& x, const Pair& kernel, const Pair& stri
   return with_input("avg_pool2d", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("avg_pool2d", d, pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape("avg_pool2d", d, bind::pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
     Call call(alloc, stream);
     return run_into_new<T>(call, s.output(), [&](T* y) {
       cuda::avg_pool2d<T>(s, count_include_pad, divisor_override.value_or(0), cdata<T>(x), y);
@@ -393,7 +375,7 @@ py::object lp_pool2d(const DeviceArray& x, double norm_type, const Pair& kernel,
   return with_input("lp_pool2d", x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape("lp_pool2d", d, pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape("lp_pool2d", d, bind::pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
     Call call(alloc, stream);
     return run_into_new<T>(call, s.output(), [&](T* y) { cuda::lp_pool2d<T>(s, norm_type, cdata<T>(x), y); });
   });
@@ -427,7 +409,7 @@ py::object max_pool2d_backward(const DeviceArray& gy, const DeviceArray& x, cons
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape(op, d, pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, bind::pool_params(kernel, stride, padding, dilation, ceil_mode), sizeof(T));
     const int64_t* ip = nullptr;
     if (indices) {
       if (indices->dtype != "int64") throw py::type_error(op + ": indices must be int64 (as max_pool2d returns them)");
@@ -454,7 +436,7 @@ py::object avg_pool2d_backward(const DeviceArray& gy, const DeviceArray& x, cons
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape(op, d, pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, bind::pool_params(kernel, stride, padding, {1, 1}, ceil_mode), sizeof(T));
     Call call(alloc, stream);
     return grad_into_new<T>(call, op, gy, d, s.output(), [&](const T* g, T* gx) {
       cuda::avg_pool2d_backward<T>(s, count_include_pad, divisor_override.value_or(0), g, gx);
@@ -469,7 +451,7 @@ py::object lp_pool2d_backward(const DeviceArray& gy, const DeviceArray& x, doubl
   return with_input(op, x, [&](auto zero, const Dims4& d) -> py::object {
     using T = decltype(zero);
     const Pool2dShape s =
-        make_pool2d_shape(op, d, pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
+        make_pool2d_shape(op, d, bind::pool_params(kernel, stride, {0, 0}, {1, 1}, ceil_mode), sizeof(T));
     Call call(alloc, stream);
     return grad_into_new<T>(call, op, gy, d, s.output(), [&](const T* g, T* gx) {
       cuda::lp_pool2d_backward<T>(s, norm_type, g, cdata<T>(x), gx);
