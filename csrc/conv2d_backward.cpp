@@ -15,6 +15,7 @@
 //   the batch's pixels (the column matrix is built one block at a time, by runs of rows of x);
 // - fft: the forward FFT convolution of shapes.hpp's grad_weight_problem (images and channels, stride and
 //   dilation traded) per group ("the traded problem").
+// (winograd computes grad_input only: plan_conv2d refuses it for grad_weight.)
 // grad_bias: each channel's sum over the batch and pixels, accumulated in double.
 //
 // Every gradient is a fixed sum order for a given ISA: the results do not depend on the thread count (each
@@ -28,19 +29,22 @@
 #include "cnnkernels/kernels.hpp"
 #include "conv2d_fft.hpp"
 #include "conv2d_plan.hpp"
+#include "conv2d_winograd.hpp"
 #include "gemm.hpp"
 #include "threads.hpp"
 
 namespace ck {
 namespace {
 
-// The forward kernel of `algo` (fft with its plan), without bias.
+// The forward kernel of `algo` (fft with its plan, winograd with its tile), without bias.
 template <typename T>
-void run_forward(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, const T* x, const T* w, T* y) {
+void run_forward(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, const T* x, const T* w, T* y,
+                 int winograd_tile = 0) {
   switch (algo) {
     case ConvAlgo::direct: cpu::conv2d_direct<T>(s, x, w, nullptr, y); break;
     case ConvAlgo::im2col: cpu::conv2d_im2col<T>(s, x, w, nullptr, y); break;
     case ConvAlgo::fft: cpu::conv2d_fft<T>(s, *fft, x, w, nullptr, y); break;
+    case ConvAlgo::winograd: cpu::conv2d_winograd<T>(s, winograd_tile, x, w, nullptr, y); break;
   }
 }
 
@@ -65,7 +69,8 @@ struct PhaseList {
 };
 
 template <typename T>
-void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, const T* gy, const T* w, T* gx) {
+void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, const T* gy, const T* w, T* gx,
+                int winograd_tile = 0) {
   const PhaseList ph(s.H, s.R, s.P, s.stride_h, s.pad_top, s.dil_h);
   const PhaseList pw(s.W, s.S, s.Q, s.stride_w, s.pad_left, s.dil_w);
   if (s.N == 0 || s.C == 0) return;
@@ -126,7 +131,7 @@ void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, c
   }
 
   std::vector<T> out(t.N * t.K * t.P * t.Q);
-  run_forward(algo, t, fft, in, wt.data(), out.data());
+  run_forward(algo, t, fft, in, wt.data(), out.data(), winograd_tile);
 
   // Interleave: gx[n, c, i, j] = out[n, (c*Ah + ih)*Aw + iw, m - m_lo, l - l_lo] where i + pad_top =
   // m*stride_h + used[ih] and j + pad_left = l*stride_w + used[iw]; 0 where no tap reaches (an unused
@@ -213,6 +218,11 @@ void conv2d_backward_input_im2col(const Conv2dShape& s, const T* gy, const T* w,
 template <typename T>
 void conv2d_backward_input_fft(const Conv2dShape& s, const Conv2dFftPlan& plan, const T* gy, const T* w, T* gx) {
   grad_input<T>(ConvAlgo::fft, s, &plan, gy, w, gx);
+}
+
+template <typename T>
+void conv2d_backward_input_winograd(const Conv2dShape& s, int tile, const T* gy, const T* w, T* gx) {
+  grad_input<T>(ConvAlgo::winograd, s, nullptr, gy, w, gx, tile);
 }
 
 template <typename T>
@@ -357,6 +367,7 @@ void conv2d_backward_bias(const Conv2dShape& s, const T* gy, T* gb) {
   template void conv2d_backward_input_direct<T>(const Conv2dShape&, const T*, const T*, T*);                   \
   template void conv2d_backward_input_im2col<T>(const Conv2dShape&, const T*, const T*, T*);                   \
   template void conv2d_backward_input_fft<T>(const Conv2dShape&, const Conv2dFftPlan&, const T*, const T*, T*); \
+  template void conv2d_backward_input_winograd<T>(const Conv2dShape&, int, const T*, const T*, T*);            \
   template void conv2d_backward_weight_direct<T>(const Conv2dShape&, const T*, const T*, T*);                  \
   template void conv2d_backward_weight_im2col<T>(const Conv2dShape&, const T*, const T*, T*);                  \
   template void conv2d_backward_weight_fft<T>(const Conv2dShape&, const Conv2dFftPlan&, const T*, const T*, T*); \

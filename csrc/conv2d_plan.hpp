@@ -9,6 +9,7 @@
 #include "cnnkernels/kernels.hpp"
 #include "cnnkernels/shapes.hpp"
 #include "conv2d_fft.hpp"
+#include "conv2d_winograd.hpp"
 
 namespace ck {
 
@@ -17,13 +18,17 @@ struct Conv2dPlan {
   ConvAlgo algo = ConvAlgo::direct;
   Conv2dFftPlan fft;            // algo == fft only: the plan of the FFT convolution that runs (for a gradient,
                                 // that of its grad_input_problem / grad_weight_problem, shapes.hpp)
+  int winograd_tile = 0;        // algo == winograd only: its output tile m (2 or 4)
   int64_t workspace_bytes = 0;  // with the current thread count
 };
 
 // algo: the algorithm to run, or nullopt for "auto". force: choices imposed on an fft plan (tests).
-// direction: the forward output, or the data or weight gradient of s (conv2d_backward.cpp).
+// direction: the forward output, or the data or weight gradient of s (conv2d_backward.cpp). winograd_tile:
+// 2 or 4 imposes Winograd's output tile, 0 leaves it to the plan. An algorithm that cannot run the geometry
+// (winograd: not 3x3 stride 1 dilation 1; nor for the weight gradient) is an ArgumentError.
 Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<ConvAlgo> algo,
-                       const Conv2dFftForce& force = {}, ConvDirection direction = ConvDirection::forward);
+                       const Conv2dFftForce& force = {}, ConvDirection direction = ConvDirection::forward,
+                       int winograd_tile = 0);
 
 // What the planner asks of the kernels:
 // the extra memory (bytes) of the im2col algorithm: the GEMM's packing buffers and the batch buffer;

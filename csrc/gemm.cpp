@@ -574,6 +574,12 @@ GemmBlocking gemm_blocking() {
   return {ks.mr, ks.nr, ks.mc, ks.kc, ks.nc, isa_name(used)};
 }
 
+template <typename T>
+GemmMicroKernel<T> gemm_micro_kernel() {
+  const KernelSet<T>& ks = active_kernels<T>(nullptr);
+  return {ks.mr, ks.nr, ks.kc, ks.kernel};
+}
+
 template class MatrixBPacker<float>;
 template class MatrixBPacker<double>;
 template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*,
@@ -586,5 +592,7 @@ template void gemm_packed_b<double>(int64_t, int64_t, int64_t, const double*, in
                                     double*, int64_t, bool);
 template GemmBlocking gemm_blocking<float>();
 template GemmBlocking gemm_blocking<double>();
+template GemmMicroKernel<float> gemm_micro_kernel<float>();
+template GemmMicroKernel<double> gemm_micro_kernel<double>();
 
 }  // namespace ck

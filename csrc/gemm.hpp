@@ -84,4 +84,18 @@ struct GemmBlocking {
 template <typename T>
 GemmBlocking gemm_blocking();
 
+// The active path's micro-kernel, for a caller that packs both operands itself (conv2d_winograd.cpp, whose
+// transforms write straight into packed panels). run(kc, a, b, ldb, c, ldc, m, n, accumulate):
+// C[m x n] (+)= A panel · B strip, with a a kc x mr micro-panel (a[p * mr + i] = A(i, p), rows past m zero)
+// and b a kc x nr strip (b[p * ldb + j] = B(p, j), columns past n zero); 1 <= m <= mr, 1 <= n <= nr.
+// kc: the depth block the path is tuned for (a longer depth runs as blocks, the later ones accumulating).
+template <typename T>
+struct GemmMicroKernel {
+  int64_t mr, nr, kc;
+  void (*run)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, int64_t m, int64_t n,
+              bool accumulate);
+};
+template <typename T>
+GemmMicroKernel<T> gemm_micro_kernel();
+
 }  // namespace ck

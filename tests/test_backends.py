@@ -103,7 +103,7 @@ def test_backend_declares_its_algorithms_and_dtypes():
 def test_algo_error_lists_the_backends_algorithms():
     listed = ", ".join(repr(a) for a in ("auto",) + ck.get_backend("cpu").algorithms)
     with pytest.raises(ValueError, match=listed):
-        ck.conv2d(X, W, algo="winograd")
+        ck.conv2d(X, W, algo="gemm")
 
 
 @pytest.mark.parametrize("shape", [(2, 4, 9, 9), (2, 16, 33, 31), (1, 3, 64, 64)])

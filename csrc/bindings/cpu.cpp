@@ -16,6 +16,7 @@
 #include "cnnkernels/kernels.hpp"
 #include "conv2d_fft.hpp"
 #include "conv2d_plan.hpp"
+#include "conv2d_winograd.hpp"
 #include "cpu_features.hpp"
 #include "gemm.hpp"
 #include "threads.hpp"
@@ -78,7 +79,8 @@ std::optional<ConvAlgo> parse_conv_algo(const std::string& name) {
 // them to the cost model.
 BoundConv2dPlan conv2d_plan(const Quad& x, const Quad& w, const Pair& stride, const Quad& padding,
                             const Pair& dilation, int64_t groups, const std::string& algo, int64_t elem_bytes,
-                            const Pair& fft_size, int order, int64_t budget_bytes, const std::string& direction) {
+                            const Pair& fft_size, int order, int64_t budget_bytes, const std::string& direction,
+                            int winograd_tile) {
   bind::dtype_of_size("conv2d_plan", elem_bytes);
   const Conv2dShape s = make_conv2d_shape(bind::dims_of(x), bind::dims_of(w),
                                           bind::conv2d_params(stride, padding, dilation, groups), elem_bytes);
@@ -88,7 +90,8 @@ BoundConv2dPlan conv2d_plan(const Quad& x, const Quad& w, const Pair& stride, co
   force.order = order;
   force.budget_bytes = budget_bytes;
   return BoundConv2dPlan{s, elem_bytes,
-                         plan_conv2d(s, elem_bytes, parse_conv_algo(algo), force, bind::parse_conv_direction(direction))};
+                         plan_conv2d(s, elem_bytes, parse_conv_algo(algo), force, bind::parse_conv_direction(direction),
+                                     winograd_tile)};
 }
 
 py::dict plan_info(const BoundConv2dPlan& bp) {
@@ -102,6 +105,7 @@ py::dict plan_info(const BoundConv2dPlan& bp) {
                                                            : s.weight();
   info["output_shape"] = py::make_tuple(out.n, out.c, out.h, out.w);
   info["workspace_bytes"] = bp.plan.workspace_bytes;
+  if (bp.plan.algo == ConvAlgo::winograd) info["winograd_tile"] = bp.plan.winograd_tile;
   if (bp.plan.algo == ConvAlgo::fft) {
     // The FFT convolution that runs: s itself, or the stride-1 / traded problem of a gradient (shapes.hpp).
     const Conv2dShape fs = dir == ConvDirection::forward          ? s
@@ -154,6 +158,8 @@ py::array run_conv2d(ConvAlgo algo, const py::array& x, const py::array& w, cons
     }
     const Conv2dFftPlan fft_plan =
         algo != ConvAlgo::fft ? Conv2dFftPlan{} : plan ? plan->plan.fft : plan_conv2d_fft(s, sizeof(T));
+    if (algo == ConvAlgo::winograd) check_conv2d_winograd(s);
+    const int winograd_tile = plan ? plan->plan.winograd_tile : kWinogradDefaultTile;
     auto y = empty<T>(s.output());
     const T* xp = cdata<T>(x);
     const T* wp = cdata<T>(w);
@@ -164,6 +170,7 @@ py::array run_conv2d(ConvAlgo algo, const py::array& x, const py::array& w, cons
       case ConvAlgo::direct: cpu::conv2d_direct<T>(s, xp, wp, bp, yp); break;
       case ConvAlgo::im2col: cpu::conv2d_im2col<T>(s, xp, wp, bp, yp); break;
       case ConvAlgo::fft: cpu::conv2d_fft<T>(s, fft_plan, xp, wp, bp, yp); break;
+      case ConvAlgo::winograd: cpu::conv2d_winograd<T>(s, winograd_tile, xp, wp, bp, yp); break;
     }
     return std::move(y);
   });
@@ -204,12 +211,14 @@ py::array run_conv2d_backward(Grad grad, ConvAlgo algo, const py::array& gy, con
         case ConvAlgo::direct: cpu::conv2d_backward_input_direct<T>(s, gp, op_p, o); break;
         case ConvAlgo::im2col: cpu::conv2d_backward_input_im2col<T>(s, gp, op_p, o); break;
         case ConvAlgo::fft: cpu::conv2d_backward_input_fft<T>(s, p.fft, gp, op_p, o); break;
+        case ConvAlgo::winograd: cpu::conv2d_backward_input_winograd<T>(s, p.winograd_tile, gp, op_p, o); break;
       }
     } else {
       switch (algo) {
         case ConvAlgo::direct: cpu::conv2d_backward_weight_direct<T>(s, gp, op_p, o); break;
         case ConvAlgo::im2col: cpu::conv2d_backward_weight_im2col<T>(s, gp, op_p, o); break;
         case ConvAlgo::fft: cpu::conv2d_backward_weight_fft<T>(s, p.fft, gp, op_p, o); break;
+        case ConvAlgo::winograd: break;  // plan_conv2d refused it
       }
     }
     return std::move(out);
@@ -487,10 +496,11 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("conv2d_plan", &conv2d_plan, py::arg("x_shape"), py::arg("weight_shape"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("algo"), py::arg("elem_bytes"),
         py::arg("fft_size") = Pair{0, 0}, py::arg("order") = 0, py::arg("budget_bytes") = 0,
-        py::arg("direction") = "forward",
+        py::arg("direction") = "forward", py::arg("winograd_tile") = 0,
         "What conv2d (direction 'forward') or one of its gradients ('backward_input', 'backward_weight') would "
         "run for these shapes ('auto' resolved by the cost model). fft_size (h, w), order (1 kernels first, 2 "
-        "tiles first) and budget_bytes impose choices on an fft plan; 0 leaves them free.");
+        "tiles first) and budget_bytes impose choices on an fft plan, winograd_tile (2 or 4) Winograd's output "
+        "tile; 0 leaves them free.");
   for (int i = 0; i < kConvAlgoCount; ++i) {
     const ConvAlgo algo = static_cast<ConvAlgo>(i);
     m.def(

@@ -152,8 +152,9 @@ T* mdata(const DeviceArray& a) {
 constexpr ConvAlgo kCudaAlgos[] = {ConvAlgo::direct, ConvAlgo::im2col};
 
 ConvAlgo parse_algo(const std::string& name, const Conv2dShape& s, ConvDirection dir) {
-  if (name == "fft") {
-    throw cuda::NotImplemented("conv2d: algo='fft' is not implemented on CUDA yet (use 'direct', 'im2col' or 'auto')");
+  if (name == "fft" || name == "winograd") {
+    throw cuda::NotImplemented("conv2d: algo='" + name +
+                               "' is not implemented on CUDA yet (use 'direct', 'im2col' or 'auto')");
   }
   for (ConvAlgo a : kCudaAlgos) {
     if (name == conv_algo_name(a)) return a;

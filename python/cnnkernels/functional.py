@@ -24,7 +24,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo
     P = floor((H + pad_top + pad_bottom - dilation*(R-1) - 1) / stride) + 1 (Q likewise).
     padding: int, (ph, pw), ((top, bottom), (left, right)), "same" or "valid".
     algo: "auto" (a cost model picks, or autotuning: see cnnkernels.autotune) or one of the backend's
-    algorithms: "direct", "im2col" (+ GEMM), "fft". backend: None (the one owning x) or "cpu".
+    algorithms: "direct", "im2col" (+ GEMM), "fft", "winograd" (3x3 kernels, stride 1, dilation 1 only: a
+    ValueError otherwise; its float32 error is larger than the others', see the README). backend: None (the
+    one owning x) or "cpu".
     """
     op = "conv2d"
     b = backend_for(x, op, backend)
@@ -65,7 +67,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     Returns (grad_input, grad_weight, grad_bias) of the shapes of x, weight and bias, with None for each
     that `needs` (a subset of "input", "weight", "bias") leaves out. algo: "auto" (chosen per gradient by
-    the cost model, or by autotuning) or one algorithm for both gradients: "direct", "im2col", "fft". The
+    the cost model, or by autotuning) or one algorithm for both gradients: "direct", "im2col", "fft"; or
+    "winograd" for the data gradient, the weight gradient then as "auto" chooses (Winograd has none). The
     data gradient runs as one stride-1 convolution of grad_out with the flipped weight, its taps split by
     the input phase they reach when stride > 1 (so a stride costs no zero-stuffed work); the weight
     gradient as a correlation of x with grad_out (conv2d_plan(direction=...) says what runs).
@@ -85,7 +88,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         gx = _autotune.conv2d_backward_input(b, grad_out, x.shape, weight, stride, padding, dilation, groups, algo)
     if "weight" in needs:
         gw = _autotune.conv2d_backward_weight(b, grad_out, x, weight.shape, stride, padding, dilation, groups,
-                                              algo)
+                                              "auto" if algo == "winograd" else algo)
     if "bias" in needs:
         gb = b.run("conv2d_backward_bias", grad_out)
     return gx, gw, gb

@@ -7,7 +7,7 @@
 // by checks.hpp) and C-contiguous NCHW pointers (device memory for ck::cuda), allocates only its own
 // workspace, and is instantiated for float and double. The CPU kernels run on ck::num_threads() threads.
 //
-// The FFT convolution exists on the CPU only (csrc/conv2d_fft.hpp, with its plan).
+// The FFT and Winograd convolutions exist on the CPU only (csrc/conv2d_fft.hpp, csrc/conv2d_winograd.hpp).
 #pragma once
 
 #include <cstdint>
@@ -18,9 +18,9 @@ namespace ck {
 
 // The convolution algorithms, and their names as the Python API spells them (algo="direct", ...; "auto"
 // is not an algorithm but the request to choose one). Indexed by ConvAlgo.
-enum class ConvAlgo { direct, im2col, fft };
-constexpr int kConvAlgoCount = 3;
-constexpr const char* kConvAlgoNames[kConvAlgoCount] = {"direct", "im2col", "fft"};
+enum class ConvAlgo { direct, im2col, fft, winograd };
+constexpr int kConvAlgoCount = 4;
+constexpr const char* kConvAlgoNames[kConvAlgoCount] = {"direct", "im2col", "fft", "winograd"};
 
 constexpr const char* conv_algo_name(ConvAlgo a) { return kConvAlgoNames[static_cast<int>(a)]; }
 

@@ -18,6 +18,17 @@ def available_algos(backend=DEFAULT_DEVICE):
     return list(get_backend(backend).algorithms)
 
 
+def runs(backend, geom, algo, dtype="float32", direction="forward"):
+    """Whether `algo` can run a case (winograd runs only 3x3 stride-1 kernels, and no weight gradient)."""
+    N, C, H, W, K, R, S, stride, pad = geom
+    try:
+        F.conv2d_plan((N, C, H, W), (K, C, R, S), stride=stride, padding=pad, dtype=dtype, algo=algo,
+                      backend=get_backend(backend).name, direction=direction)
+    except ValueError:
+        return False
+    return True
+
+
 def output_shape(geom, dtype="float32"):
     """(N, K, P, Q): the output shape of a case, as conv2d_plan gives it."""
     N, C, H, W, K, R, S, stride, pad = geom
@@ -34,8 +45,10 @@ def conv_flops(geom, dtype="float32"):
 def run_conv_case(name, geom, algos, dtype, min_time, with_torch=True, backend=DEFAULT_DEVICE):
     """The record of one case: geometry, FLOPs, per algorithm time, GFLOP/s, speed-up over direct,
     workspace and max relative error, the cost model's pick, and the anchors' times. backend: a Backend or
-    its name; the float64 reference runs on the backend owning NumPy arrays."""
+    its name; the float64 reference runs on the backend owning NumPy arrays. Algorithms that cannot run the
+    case are left out of its record."""
     b = get_backend(backend)
+    algos = [a for a in algos if runs(b, geom, a, dtype)]
     N, C, H, W, K, R, S, stride, pad = geom
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
