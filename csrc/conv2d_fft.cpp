@@ -14,6 +14,7 @@
 #include "conv2d_fft.hpp"
 #include "threads.hpp"
 #include "conv2d_fft_cgemm.hpp"
+#include "workspace.hpp"
 
 namespace ck {
 namespace {
@@ -61,24 +62,6 @@ Span input_span(int64_t p0, int64_t n, int64_t k, int64_t pad, int64_t in) {
 
 // Batches of n transforms fill the lanes well enough for the FFT core's tile-lane strategy.
 bool fills_lanes(int64_t n, int64_t elem_bytes) { return 4 * n >= 3 * (32 / elem_bytes); }
-
-// 64-byte aligned, uninitialised storage for n values of T.
-template <typename T>
-class Buffer {
- public:
-  explicit Buffer(int64_t n) {
-    if (n > 0) p_ = static_cast<T*>(::operator new(size_t(n) * sizeof(T), std::align_val_t(64)));
-  }
-  ~Buffer() {
-    if (p_) ::operator delete(p_, std::align_val_t(64));
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  T* get() const { return p_; }
-
- private:
-  T* p_ = nullptr;
-};
 
 // ---------------------------------------------------------------------------------------------------------
 // The active ISA's pointwise kernel (isa_dispatch.hpp)
@@ -356,10 +339,10 @@ void FftConv<T>::run() {
 
   // Shared spectra (all groups) and per-thread buffers: staging, then the work item's spectra.
   const int64_t shared_rows = pl_.kernels_first ? kb : tb;
-  Buffer<T> shared(G * nb * shared_rows * C1 * line);
+  Workspace<T> shared(G * nb * shared_rows * C1 * line);
   const int64_t item_spectra = pl_.kernels_first ? tb * (C1 + kb) : kb * (C1 + tb);
   const int64_t per_thread = round_up(z_.staging, 64 / int64_t(sizeof(T))) + item_spectra * z_.spec;
-  Buffer<T> local(int64_t(nthreads) * per_thread);
+  Workspace<T> local(int64_t(nthreads) * per_thread);
   for (int t = 0; t < nthreads; ++t) {  // staged planes: bins past the spectrum are copied as blocks, keep them 0
     for (int64_t i = 0; i < 2 * z_.lanes; ++i) {
       T* plane = local.get() + t * per_thread + i * z_.plane;

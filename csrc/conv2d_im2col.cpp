@@ -22,6 +22,7 @@
 #include "cnnkernels/kernels.hpp"
 #include "conv2d_plan.hpp"
 #include "threads.hpp"
+#include "workspace.hpp"
 
 namespace ck {
 namespace {
@@ -290,18 +291,18 @@ void im2col_images(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
     return;
   }
 
-  std::vector<T> buffer(Kg * nimg * PQ);  // K/g x (images * P*Q)
+  Workspace<T> buffer(Kg * nimg * PQ);  // K/g x (images * P*Q), written by each GEMM before it is read
   for (int64_t n0 = n_begin; n0 < n_end; n0 += nimg) {
     const int64_t count = std::min(nimg, n_end - n0), cols = count * PQ;
     for (int64_t g = 0; g < s.groups; ++g) {
       gemm_packed_b<T>(Kg, cols, depth, w + g * Kg * depth, depth, Im2colPacker<T>(s, x, n0, g * Cg),
-                       buffer.data(), cols, false);
+                       buffer.get(), cols, false);
       // Scatter: y[n0 + i, g*Kg + k, :] = buffer[k, i*PQ : (i+1)*PQ] + bias.
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for(count * Kg))
       for (int64_t i = 0; i < count; ++i) {
         for (int64_t k = 0; k < Kg; ++k) {
           const T b = bias ? bias[g * Kg + k] : T(0);
-          const T* src = buffer.data() + k * cols + i * PQ;
+          const T* src = buffer.get() + k * cols + i * PQ;
           T* dst = y + ((n0 + i) * s.K + g * Kg + k) * PQ;
           for (int64_t j = 0; j < PQ; ++j) dst[j] = src[j] + b;
         }

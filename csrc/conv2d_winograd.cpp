@@ -32,6 +32,7 @@
 #include "gemm.hpp"
 #include "isa_dispatch.hpp"
 #include "threads.hpp"
+#include "workspace.hpp"
 
 namespace ck {
 namespace {
@@ -92,7 +93,7 @@ template <typename T>
 void transform_weights(const Conv2dShape& s, const Transforms<T>& tr, const T* w, int64_t mr, T* U) {
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), panels = ceil_div(Kg, mr), L = tr.lanes;
   const int64_t Cp = round_up(Cg, L), E = (tr.m + 2) * (tr.m + 2);
-  std::unique_ptr<T[]> wt(new T[s.groups * 9 * Kg * Cp]);
+  Workspace<T> wt(s.groups * 9 * Kg * Cp);
   const int threads = threads_for(s.K * Cg / 256);
 #pragma omp parallel num_threads(threads)
   {
@@ -143,13 +144,13 @@ void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* 
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), E = tl.E, alpha = tl.alpha;
   const int64_t panels = ceil_div(Kg, mr), HW = s.H * s.W, PQ = s.P * s.Q, TT = tl.TH * tl.TW;
 
-  std::unique_ptr<T[]> U(new T[s.groups * E * panels * mr * Cg]);  // every element written below
+  Workspace<T> U(s.groups * E * panels * mr * Cg);  // every element written below
   transform_weights<T>(s, tr, w, mr, U.get());
   // Depth blocks of the products: Cg split evenly into blocks of at most the micro-kernel's kc.
   const int64_t depth_blocks = ceil_div(Cg, mk.kc), kcb = ceil_div(Cg, depth_blocks);
 
   const int threads = threads_for(s.groups * tl.chunks * std::max(E, Cg) * tl.nt / 64);
-  std::unique_ptr<T[]> work(new T[E * (Cg + Kg) * tl.nt + threads * tl.per_thread]);  // written before read
+  Workspace<T> work(E * (Cg + Kg) * tl.nt + threads * tl.per_thread);  // written before read
   T* const V = work.get();
   T* const Mb = V + E * Cg * tl.nt;
 #pragma omp parallel num_threads(threads)

@@ -41,6 +41,7 @@
 #include "isa_dispatch.hpp"
 #include "threads.hpp"
 #include "gemm_kernels.hpp"
+#include "workspace.hpp"
 
 namespace ck {
 namespace {
@@ -391,10 +392,6 @@ void split_range(int64_t extent, int64_t tile, int parts, int i, int64_t* lo, in
   *hi = std::min(extent, tiles * (i + 1) / parts * tile);
 }
 
-struct AlignedDelete {
-  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
-};
-
 // Runs body(thread) on a team of `threads`, gathering exceptions; rethrows the first once all have stopped.
 template <typename Body>
 void parallel_region(int threads, const Body& body) {
@@ -426,9 +423,8 @@ void gemm_shared_b(const KernelSet<T>& ks, int threads, int64_t M, int64_t N, in
   // The packed B, depth block by depth block (the block at depth pc starts at pc * n_pad), then each
   // thread's A band.
   const int64_t b_elems = round_up(K * n_pad, 64), a_elems = round_up(band * kc_blk, 64);
-  std::unique_ptr<void, AlignedDelete> workspace(
-      ::operator new(size_t(b_elems + a_elems * threads) * sizeof(T), std::align_val_t(64)));
-  T* bpacked = static_cast<T*>(workspace.get());
+  Workspace<T> workspace(b_elems + a_elems * threads);
+  T* bpacked = workspace.get();
 
   parallel_region(threads, [&](int thread, std::vector<std::exception_ptr>& errors) {
 #pragma omp for schedule(dynamic, 1)
@@ -521,9 +517,8 @@ void gemm_driver(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const
   // Per-thread workspace, 64-byte aligned: the A block then the B block.
   const int64_t a_elems = round_up(plan.mc_max * plan.kc, 64), b_elems = round_up(plan.kc * plan.nc_max, 64);
   const int64_t per_thread = a_elems + b_elems;
-  std::unique_ptr<void, AlignedDelete> workspace(
-      ::operator new(size_t(per_thread) * size_t(threads) * sizeof(T), std::align_val_t(64)));
-  T* ws = static_cast<T*>(workspace.get());
+  Workspace<T> workspace(per_thread * threads);
+  T* ws = workspace.get();
 
   auto run_task = [&](int64_t task, int thread) {
     int64_t m0, m1, n0, n1;

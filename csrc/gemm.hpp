@@ -4,7 +4,8 @@
 // One BLIS-style driver serves both entry points (csrc/gemm.cpp): loops over NC columns of C, KC of the
 // depth and MC rows, packs A and B into contiguous micro-panels, and calls an MR x NR micro-kernel of the
 // active ISA (cpu_features.hpp). It runs on ck::num_threads() threads (one when called inside an OpenMP
-// parallel region), allocates its packing workspace per call, and is reentrant.
+// parallel region), takes its packing workspace from the calling
+// thread's cache (workspace.hpp), and is reentrant.
 #pragma once
 
 #include <cstdint>

@@ -19,6 +19,7 @@
 #include "conv2d_winograd.hpp"
 #include "cpu_features.hpp"
 #include "gemm.hpp"
+#include "workspace.hpp"
 #include "threads.hpp"
 
 namespace ck {
@@ -563,4 +564,11 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("gemm", &gemm_py, py::arg("a"), py::arg("b"), "C = a @ b with the library's GEMM.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &num_threads);
+  m.def(
+      "release_workspace", [] {
+        py::gil_scoped_release release;
+        release_workspace();
+      },
+      "Free the scratch memory the kernels keep for reuse by this thread (and its OpenMP team).");
+  m.def("cached_workspace_bytes", &cached_workspace_bytes, "Bytes of scratch memory this thread keeps (tests).");
 }

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = ["conv2d", "conv2d_plan", "fft_plan_info", "max_pool2d", "avg_pool2d", "lp_pool2d", "feature_lp_pool",
            "local_contrast_norm", "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
-           "lp_pool2d_backward", "feature_lp_pool_backward", "local_contrast_norm_backward", "set_num_threads", "get_num_threads", "cpu_info", "autotune",
+           "lp_pool2d_backward", "feature_lp_pool_backward", "local_contrast_norm_backward", "set_num_threads", "get_num_threads", "release_workspace", "cpu_info", "autotune",
            "autotune_choices", "clear_autotune_cache", "available_backends", "cuda_available"]
 
 
@@ -32,6 +32,17 @@ def set_num_threads(n):
         raise ValueError(f"set_num_threads: n must be a positive integer of at most {limit} (4 x the cores), "
                          f"got {n}")
     get_backend("cpu").module.set_num_threads(n)
+
+
+def release_workspace():
+    """Free the scratch memory the CPU kernels keep between calls on this thread.
+
+    A kernel's large temporary buffers (the GEMM's packing blocks, the FFT's spectra, Winograd's transformed
+    tiles) stay cached per calling thread, so that its next call reuses the same pages instead of faulting in
+    fresh ones; at most 256 MiB per thread, freed when the thread ends or by this call (for the calling thread
+    and the threads its kernels run on).
+    """
+    get_backend("cpu").module.release_workspace()
 
 
 def cpu_info():

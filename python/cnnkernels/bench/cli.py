@@ -41,6 +41,9 @@ def parse_args(argv):
                         "then pooling and LCN backward, each against PyTorch autograd")
     p.add_argument("--train", action="store_true",
                    help="benchmark one LeNet-5 training step (batch 64) against the same model in PyTorch")
+    p.add_argument("--python-threads", type=int, default=None, metavar="N",
+                   help="benchmark scaling over Python threads instead: N freshly started threads each running "
+                        "conv2d with set_num_threads(1), against one")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch column even when installed")
     return p.parse_args(argv)
 
@@ -105,6 +108,19 @@ def main(argv=None):
         cases += sweep_cases("kernel", args.quick)
 
     dtype = np.dtype(args.dtype)
+    if args.python_threads is not None:
+        if args.python_threads < 2:
+            print("cnnkernels bench: --python-threads must be at least 2", file=sys.stderr)
+            return 2
+        from .pythreads import print_python_threads_table, run_python_threads_case
+        records = [run_python_threads_case(name, geom, dtype, min_time, args.python_threads, backend)
+                   for name, geom in cases]
+        print(f"cnnkernels bench: {machine_facts(threads, backend)['cpu']}, {dtype.name}")
+        print_python_threads_table(records)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"machine": machine_facts(1, backend), "records": records}, f, indent=1)
+        return 0
     if args.backward or args.train:
         return _main_backward(args, cases, algos, dtype, min_time, backend, threads)
     progress = Progress(len(cases))
