@@ -60,14 +60,20 @@ Transforms<T> transforms(int m) {
   }
 }
 
-// The tile grid and its chunks, decided in one place for the kernel and its workspace estimate.
+// The tile grid and its chunks, decided in one place for the kernel and its workspace estimate. A chunk is
+// a run of whole tile rows (over the batch: tile row r is row r % TH of image r / TH); each input channel of
+// it comes as a zero-padded copy XP[row][i][Wp] of the alpha input rows of each tile row, so every tile is
+// read the same way, without a check.
 struct Tiling {
   int64_t m, alpha, E;   // output tile, input tile, transformed points
   int64_t TH, TW;        // tiles per image
   int64_t tiles;         // N x TH x TW
-  int64_t nt;            // tiles per chunk (a multiple of nr)
+  int64_t Wp;            // a padded input row: TW * m + 2
+  int64_t rows;          // tile rows per chunk
   int64_t chunks;
-  int64_t per_thread;    // elements of one thread's gather buffers (V and M are shared)
+  int64_t cols;          // columns of V and M: a chunk's tiles, rounded up to whole strips
+  int64_t xp;            // elements of one thread's XP (one channel's tile rows)
+  int64_t per_thread;    // elements of one thread's XP and output tile buffer
 };
 
 Tiling make_tiling(const Conv2dShape& s, int m, int64_t nr, int64_t lanes, int64_t elem_bytes) {
@@ -78,58 +84,49 @@ Tiling make_tiling(const Conv2dShape& s, int m, int64_t nr, int64_t lanes, int64
   t.TH = ceil_div(s.P, m);
   t.TW = ceil_div(s.Q, m);
   t.tiles = s.N * t.TH * t.TW;
-  const int64_t per_tile = t.E * (s.C_per_group() + s.K_per_group()) * elem_bytes;
-  const int64_t by_memory = kChunkBytes / std::max<int64_t>(1, per_tile) / nr * nr;
-  t.nt = std::max(nr, std::min(by_memory, round_up(t.tiles, nr)));  // as few chunks as the bound allows
-  t.chunks = ceil_div(t.tiles, t.nt);
-  t.per_thread = t.E * lanes + t.m * t.m * lanes;
+  t.Wp = t.TW * m + 2;
+  const int64_t Cg = s.C_per_group(), Kg = s.K_per_group();
+  const int64_t per_row = t.E * (Cg + Kg) * t.TW * elem_bytes;
+  t.rows = std::min(s.N * t.TH, std::max<int64_t>(1, kChunkBytes / std::max<int64_t>(1, per_row)));
+  t.chunks = ceil_div(s.N * t.TH, t.rows);
+  t.cols = round_up(t.rows * t.TW, nr);
+  t.xp = t.rows * t.alpha * t.Wp;
+  t.per_thread = t.xp + t.m * t.m * lanes;
   return t;
 }
 
-// Packs U: U[((g * E + e) * panels + p) * Cg * mr + c * mr + i] = (G w[k, c] G^T)[e] for output channel
-// k = g * Kg + p * mr + i (0 past Kg). The filters are first laid out tap-major, wt[g][tap][k][c] with c padded
-// to whole vectors, so that the transform runs on L input channels at once.
+// U's layout: U[(g * E + e) * u_stride + (p * Cg + c) * mr + i] = (G w[k, c] G^T)[e] for output channel
+// k = g * Kg + p * mr + i (0 past Kg): per point e, the GEMM's A panels of mr output channels. Its E matrices
+// lie one cache line further apart than their size (a transform writes all E at once: see V and M in run).
+int64_t u_stride(const Conv2dShape& s, int64_t mr, int64_t elem_bytes) {
+  return round_up(s.K_per_group(), mr) * s.C_per_group() + 64 / elem_bytes;
+}
+
+// Packs U. The filters are first laid out as wt[g][tap][c][k], k padded with zeros to the panels and one
+// vector more, so that the transform runs on a panel's output channels at once, in vectors, each panel row
+// of U written whole.
 template <typename T>
 void transform_weights(const Conv2dShape& s, const Transforms<T>& tr, const T* w, int64_t mr, T* U) {
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), panels = ceil_div(Kg, mr), L = tr.lanes;
-  const int64_t Cp = round_up(Cg, L), E = (tr.m + 2) * (tr.m + 2);
-  Workspace<T> wt(s.groups * 9 * Kg * Cp);
+  const int64_t Kp = panels * mr + L, E = (tr.m + 2) * (tr.m + 2), us = u_stride(s, mr, sizeof(T));
+  Workspace<T> wt(s.groups * 9 * Cg * Kp);
   const int threads = threads_for(s.K * Cg / 256);
 #pragma omp parallel num_threads(threads)
   {
 #pragma omp for schedule(static)
-    for (int64_t k = 0; k < s.K; ++k) {  // wt[((g * 9 + tap) * Kg + kl) * Cp + c]
-      const int64_t g = k / Kg, kl = k % Kg;
-      for (int64_t tap = 0; tap < 9; ++tap) {
-        T* row = wt.get() + ((g * 9 + tap) * Kg + kl) * Cp;
-        for (int64_t c = 0; c < Cg; ++c) row[c] = w[(k * Cg + c) * 9 + tap];
-        std::fill(row + Cg, row + Cp, T(0));
+    for (int64_t item = 0; item < s.groups * Cg; ++item) {  // wt[((g * 9 + tap) * Cg + c) * Kp + kl]
+      const int64_t g = item / Cg, c = item % Cg;
+      T* w_c = wt.get() + (g * 9 * Cg + c) * Kp;
+      for (int64_t kl = 0; kl < Kg; ++kl) {
+        const T* f = w + ((g * Kg + kl) * Cg + c) * 9;
+        for (int64_t tap = 0; tap < 9; ++tap) w_c[tap * Cg * Kp + kl] = f[tap];
       }
+      for (int64_t tap = 0; tap < 9; ++tap) std::fill(w_c + tap * Cg * Kp + Kg, w_c + tap * Cg * Kp + Kp, T(0));
     }
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < s.groups * panels; ++item) {
       const int64_t g = item / panels, p = item % panels;
-      T* U_p = U + g * E * panels * Cg * mr + p * Cg * mr;  // U_p[e * panels * Cg * mr + c * mr + i]
-      // One block of L channels x the panel's mr rows at a time, staged in `block` ([e][c][i], contiguous per
-      // point e) and copied out whole: U's E rows for one panel lie a multiple of 4 KiB apart, so writing them
-      // one element at a time would keep E streams in the same few L1 sets.
-      std::unique_ptr<T[]> block(new T[E * L * mr]);
-      for (int64_t c0 = 0; c0 < Cg; c0 += L) {
-        const int64_t cn = std::min(L, Cg - c0);
-        for (int64_t i = 0; i < mr; ++i) {
-          const int64_t kl = p * mr + i;
-          if (kl < Kg) {
-            tr.tf.weights(wt.get() + (g * 9 * Kg + kl) * Cp + c0, Kg * Cp, block.get() + i, L * mr, mr);
-          } else {
-            for (int64_t e = 0; e < E; ++e) {
-              for (int64_t l = 0; l < L; ++l) block[(e * L + l) * mr + i] = T(0);
-            }
-          }
-        }
-        for (int64_t e = 0; e < E; ++e) {
-          std::memcpy(U_p + e * panels * Cg * mr + c0 * mr, block.get() + e * L * mr, sizeof(T) * cn * mr);
-        }
-      }
+      tr.tf.weights(wt.get() + g * 9 * Cg * Kp + p * mr, Cg * Kp, Kp, Cg, mr, U + g * E * us + p * Cg * mr, us);
     }
   }
 }
@@ -144,60 +141,79 @@ void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* 
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), E = tl.E, alpha = tl.alpha;
   const int64_t panels = ceil_div(Kg, mr), HW = s.H * s.W, PQ = s.P * s.Q, TT = tl.TH * tl.TW;
 
-  Workspace<T> U(s.groups * E * panels * mr * Cg);  // every element written below
+  const int64_t us = u_stride(s, mr, sizeof(T));
+  Workspace<T> U(s.groups * E * us);  // every panel element written by transform_weights
   transform_weights<T>(s, tr, w, mr, U.get());
   // Depth blocks of the products: Cg split evenly into blocks of at most the micro-kernel's kc.
   const int64_t depth_blocks = ceil_div(Cg, mk.kc), kcb = ceil_div(Cg, depth_blocks);
 
-  const int threads = threads_for(s.groups * tl.chunks * std::max(E, Cg) * tl.nt / 64);
-  Workspace<T> work(E * (Cg + Kg) * tl.nt + threads * tl.per_thread);  // written before read
-  T* const V = work.get();
-  T* const Mb = V + E * Cg * tl.nt;
+  if (tl.rows * tl.alpha * tl.Wp >= (int64_t(1) << 31)) {
+    throw ArgumentError("conv2d: algo='winograd' cannot run an output row of " + std::to_string(s.Q) +
+                        " pixels (use 'im2col')");
+  }
+  const int threads = threads_for(s.groups * tl.chunks * std::max(E, Cg) * tl.cols / 64);
+  constexpr int64_t kLine = 64 / sizeof(T);
+  Workspace<T> work(E * (Cg + Kg) * tl.cols + 2 * E * kLine + threads * tl.per_thread);
+  T* const V = work.get();  // each part written before it is read
+  T* const Mb = V + E * (Cg * tl.cols + kLine);
+  T* const XP = Mb + E * (Kg * tl.cols + kLine);
+  const int64_t xp_row = tl.alpha * tl.Wp;
+  // Each lane's tile in XP, for a full chunk then for the last one: lanes past its tiles point at tile 0.
+  const int64_t last_count = (s.N * tl.TH - (tl.chunks - 1) * tl.rows) * tl.TW;
+  std::vector<int32_t> offsets(2 * tl.cols);
+  for (int64_t j = 0; j < tl.cols; ++j) {
+    const int32_t o = int32_t(j / tl.TW * xp_row + j % tl.TW * m);
+    offsets[j] = j < tl.rows * tl.TW ? o : 0;
+    offsets[tl.cols + j] = j < last_count ? o : 0;
+  }
 #pragma omp parallel num_threads(threads)
   {
-    T* d = Mb + E * Kg * tl.nt + int64_t(omp_get_thread_num()) * tl.per_thread;  // alpha x alpha x L
-    T* yt = d + E * L;                                                             // m x m x L
+    T* const xp = XP + int64_t(omp_get_thread_num()) * tl.per_thread;  // this thread's rows * alpha * Wp
+    T* const yt = xp + tl.xp;                                           // and m x m x L
     for (int64_t g = 0; g < s.groups; ++g) {
       for (int64_t chunk = 0; chunk < tl.chunks; ++chunk) {
-        const int64_t t0 = chunk * tl.nt, count = std::min(tl.nt, tl.tiles - t0);
+        const int64_t r0 = chunk * tl.rows, rows = std::min(tl.rows, s.N * tl.TH - r0);
+        const int64_t t0 = r0 * tl.TW, count = rows * tl.TW;
         const int64_t strips = ceil_div(count, nr), cols = strips * nr;  // columns of V and M
-        const int64_t v_stride = Cg * cols, m_stride = Kg * cols;
+        // The E matrices of V (and of M) one cache line further apart than their size: a transform touches
+        // all E at once, and sizes that are multiples of 4 KiB would put those E lines in the same L1 set.
+        const int64_t v_stride = Cg * cols + kLine, m_stride = Kg * cols + kLine;
         const int64_t groups_of_lanes = cols / L;
 
-        // 1. Input transform: V[e] as strips of nr tiles, V[e][strip][c][j], L tiles (one group of lanes) at
-        //    a time; lanes past the chunk's tiles are zero.
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t item = 0; item < Cg * groups_of_lanes; ++item) {
-          const int64_t c = item / groups_of_lanes, j0 = item % groups_of_lanes * L;
-          const T* x_c = x + (g * Cg + c) * HW;
-          T* v = V + (j0 / nr * Cg + c) * nr + j0 % nr;
-          const int64_t t = t0 + j0;
-          const int64_t n = t / TT, th = t % TT / tl.TW, tw = t % tl.TW;
-          const int64_t ih0 = th * m - s.pad_top, iw0 = tw * m - s.pad_left;
-          if (j0 + L <= count && tw + L <= tl.TW && ih0 >= 0 && ih0 + alpha <= s.H && iw0 >= 0 &&
-              iw0 + (L - 1) * m + alpha <= s.W) {  // L tiles side by side in one row, inside the image
-            tr.tf.input_row(x_c + n * s.C * HW + ih0 * s.W + iw0, s.W, v, v_stride);
-            continue;
-          }
-          std::fill(d, d + E * L, T(0));  // lanes past the chunk, and the padding
-          for (int64_t l = 0; l < L && j0 + l < count; ++l) {
-            const int64_t tile = t + l;
-            const int64_t ln = tile / TT, lh = tile % TT / tl.TW * m - s.pad_top, lw = tile % tl.TW * m - s.pad_left;
-            const int64_t i0 = std::max<int64_t>(0, -lh), i1 = std::min<int64_t>(alpha, s.H - lh);
-            const int64_t u0 = std::max<int64_t>(0, -lw), u1 = std::min<int64_t>(alpha, s.W - lw);
-            const T* xt = x_c + ln * s.C * HW + lh * s.W + lw;  // the window's top-left, maybe outside
-            for (int64_t i = i0; i < i1; ++i) {
-              for (int64_t u = u0; u < u1; ++u) d[(i * alpha + u) * L + l] = xt[i * s.W + u];
+        // 1. Input transform, one input channel per item: its tile rows copied zero-padded into the
+        //    thread's XP[row][i][u] = x[n, g*Cg + c, th*m + i - pad_top, u - pad_left] (tile row r0 + row =
+        //    n*TH + th), then transformed L tiles (one group of lanes) at a time into V[e] as strips of nr
+        //    tiles, V[e][strip][c][j], each lane gathering its tile from XP (lanes past the chunk's tiles
+        //    read tile 0: their columns of the products are computed and never stored).
+        const int32_t* offset = rows == tl.rows ? offsets.data() : offsets.data() + tl.cols;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < Cg; ++c) {
+          const int64_t u0 = std::min(tl.Wp, s.pad_left), u1 = std::min(tl.Wp, s.pad_left + s.W);
+          for (int64_t row = 0; row < rows; ++row) {
+            const int64_t n = (r0 + row) / tl.TH, th = (r0 + row) % tl.TH;
+            const T* x_c = x + (n * s.C + g * Cg + c) * HW;
+            for (int64_t i = 0; i < alpha; ++i) {
+              T* dst = xp + row * xp_row + i * tl.Wp;
+              const int64_t ih = th * m + i - s.pad_top;
+              if (ih < 0 || ih >= s.H) {
+                std::fill(dst, dst + tl.Wp, T(0));
+                continue;
+              }
+              std::fill(dst, dst + u0, T(0));
+              if (u1 > u0) std::copy(x_c + ih * s.W, x_c + ih * s.W + (u1 - u0), dst + u0);
+              std::fill(dst + u1, dst + tl.Wp, T(0));
             }
           }
-          tr.tf.input_gathered(d, v, v_stride);
+          for (int64_t j0 = 0; j0 < cols; j0 += L) {
+            tr.tf.input(xp, offset + j0, tl.Wp, V + (j0 / nr * Cg + c) * nr + j0 % nr, v_stride);
+          }
         }
 
         // 2. M[e][k][j] = U[e] . V[e], a point e per item: per depth block, B strip (L1) and A panel (L2).
-        const T* U_g = U.get() + g * E * panels * mr * Cg;
+        const T* U_g = U.get() + g * E * us;
 #pragma omp for schedule(static)
         for (int64_t e = 0; e < E; ++e) {
-          const T* U_e = U_g + e * panels * mr * Cg;
+          const T* U_e = U_g + e * us;
           const T* V_e = V + e * v_stride;
           T* M_e = Mb + e * m_stride;
           for (int64_t c0 = 0; c0 < Cg; c0 += kcb) {
@@ -256,9 +272,11 @@ int64_t conv2d_winograd_workspace(const Conv2dShape& s, int tile, int64_t elem_b
   const GemmBlocking b = f32 ? gemm_blocking<float>() : gemm_blocking<double>();
   const int64_t lanes = f32 ? transforms<float>(tile).lanes : transforms<double>(tile).lanes;
   const Tiling t = make_tiling(s, tile, b.nr, lanes, elem_bytes);
-  const int64_t U = s.groups * t.E * round_up(s.K_per_group(), b.mr) * s.C_per_group();
-  const int64_t threads = threads_for(s.groups * t.chunks * std::max(t.E, s.C_per_group()) * t.nt / 64);
-  return elem_bytes * (U + t.E * (s.C_per_group() + s.K_per_group()) * t.nt + threads * t.per_thread);
+  const int64_t U = s.groups * t.E * u_stride(s, b.mr, elem_bytes);
+  const int64_t wt = s.groups * 9 * s.C_per_group() * (round_up(s.K_per_group(), b.mr) + lanes);
+  const int64_t threads = threads_for(s.groups * t.chunks * std::max(t.E, s.C_per_group()) * t.cols / 64);
+  return elem_bytes * (U + wt + t.E * (s.C_per_group() + s.K_per_group()) * t.cols + 2 * t.E * 64 / elem_bytes +
+                       threads * t.per_thread);
 }
 
 namespace cpu {

@@ -42,27 +42,24 @@ struct WinogradMatrices<4> {
 
 // The transforms of L tiles at once, one tile per vector lane (L = lanes of the ISA's vectors of T), for
 // output tiles of m x m (alpha = m + 2); e = i * alpha + j indexes the alpha x alpha transformed tile.
-//   gathered input  d[(i * alpha + j) * L + l]: the input tile of tile l  ->  v[e * v_stride + l] = B^T d B;
-//   row input       the same, tile l's input tile at x[i * W + l * m + j] (tiles side by side in one row,
-//                   every input inside the image);
+//   input           the input tile of tile l at x[offset[l] + i * W + j]  ->  v[e * v_stride + l] = B^T d B;
 //   output          mm[e * m_stride + l]: the elementwise products' sums of tile l  ->  y[(i * m + j) * L + l]
 //                   = A^T mm A + bias;
-//   weights         f[tap * f_stride + l], tap = r * 3 + t: the 3 x 3 filter l  ->  u[e * u_stride + l * u_step]
-//                   = G f G^T (here the lanes are L filters, of consecutive input channels).
+//   weights         f[tap * tap_stride + c * c_stride + i], tap = r * 3 + t: the 3 x 3 filter of input channel
+//                   c < Cg and output channel i of a panel of mr (lanes: output channels; f holds whole
+//                   vectors past mr, zeros)  ->  u[e * e_stride + c * mr + i] = (G f G^T)[e], i < mr.
 template <typename T>
-using WinogradInputGathered = void (*)(const T* d, T* v, int64_t v_stride);
-template <typename T>
-using WinogradInputRow = void (*)(const T* x, int64_t W, T* v, int64_t v_stride);
+using WinogradInput = void (*)(const T* x, const int32_t* offset, int64_t W, T* v, int64_t v_stride);
 template <typename T>
 using WinogradOutput = void (*)(const T* mm, int64_t m_stride, T bias, T* y);
 
 template <typename T>
-using WinogradWeights = void (*)(const T* f, int64_t f_stride, T* u, int64_t u_stride, int64_t u_step);
+using WinogradWeights = void (*)(const T* f, int64_t tap_stride, int64_t c_stride, int64_t Cg, int64_t mr, T* u,
+                                 int64_t e_stride);
 
 template <typename T>
 struct WinogradTransforms {
-  WinogradInputGathered<T> input_gathered;
-  WinogradInputRow<T> input_row;
+  WinogradInput<T> input;
   WinogradOutput<T> output;
   WinogradWeights<T> weights;
 };
