@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -131,6 +132,45 @@ void transform_weights(const Conv2dShape& s, const Transforms<T>& tr, const T* w
   }
 }
 
+// The transformed weights of the calling thread's last call, reused when the next call's weights are equal
+// (compared byte for byte, so the result is what transforming them again would give) with the same
+// geometry and SIMD path: a layer at inference runs again and again with the same weights, and for a deep
+// layer on a small image the transform costs about as much as the products. In training the weights change
+// every step, and the comparison stops at their first element. At most kMaxCachedWeightBytes of U is kept.
+constexpr int64_t kMaxCachedWeightBytes = int64_t(64) << 20;
+
+template <typename T>
+struct TransformedWeights {
+  int64_t K = 0, Cg = 0, groups = 0, m = 0, mr = 0;
+  WinogradWeights<T> transform = nullptr;  // identifies the SIMD path
+  std::vector<T> w, U;
+};
+
+// U for w: the cached one when w and the geometry match, else transformed (into the cache when it fits,
+// else into `scratch`).
+template <typename T>
+const T* transformed_weights(const Conv2dShape& s, const Transforms<T>& tr, const T* w, int64_t mr, int64_t size,
+                             std::optional<Workspace<T>>* scratch) {
+  TransformedWeights<T>& c = thread_state<TransformedWeights<T>>();
+  const int64_t n = s.K * s.C_per_group() * 9;
+  if (c.K == s.K && c.Cg == s.C_per_group() && c.groups == s.groups && c.m == tr.m && c.mr == mr &&
+      c.transform == tr.tf.weights && std::memcmp(c.w.data(), w, sizeof(T) * n) == 0) {
+    return c.U.data();
+  }
+  if (size * int64_t(sizeof(T)) > kMaxCachedWeightBytes) {
+    scratch->emplace(size);
+    transform_weights<T>(s, tr, w, mr, (*scratch)->get());
+    return (*scratch)->get();
+  }
+  c = TransformedWeights<T>{};  // nothing stale survives a failure below
+  std::vector<T> U(size), copy(w, w + n);
+  transform_weights<T>(s, tr, w, mr, U.data());
+  c.U = std::move(U);
+  c.w = std::move(copy);
+  c.K = s.K, c.Cg = s.C_per_group(), c.groups = s.groups, c.m = tr.m, c.mr = mr, c.transform = tr.tf.weights;
+  return c.U.data();
+}
+
 template <typename T>
 void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* y) {
   const GemmMicroKernel<T> mk = gemm_micro_kernel<T>();
@@ -142,8 +182,8 @@ void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* 
   const int64_t panels = ceil_div(Kg, mr), HW = s.H * s.W, PQ = s.P * s.Q, TT = tl.TH * tl.TW;
 
   const int64_t us = u_stride(s, mr, sizeof(T));
-  Workspace<T> U(s.groups * E * us);  // every panel element written by transform_weights
-  transform_weights<T>(s, tr, w, mr, U.get());
+  std::optional<Workspace<T>> scratch;
+  const T* const U = transformed_weights<T>(s, tr, w, mr, s.groups * E * us, &scratch);
   // Depth blocks of the products: Cg split evenly into blocks of at most the micro-kernel's kc.
   const int64_t depth_blocks = ceil_div(Cg, mk.kc), kcb = ceil_div(Cg, depth_blocks);
 
@@ -210,7 +250,7 @@ void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* 
         }
 
         // 2. M[e][k][j] = U[e] . V[e], a point e per item: per depth block, B strip (L1) and A panel (L2).
-        const T* U_g = U.get() + g * E * us;
+        const T* U_g = U + g * E * us;
 #pragma omp for schedule(static)
         for (int64_t e = 0; e < E; ++e) {
           const T* U_e = U_g + e * us;

@@ -34,6 +34,16 @@ Cache& cache() {
   return c;
 }
 
+std::vector<void (*)()>& resets() {
+  thread_local std::vector<void (*)()> r;
+  return r;
+}
+
+void release_this_thread() {
+  cache().clear();
+  for (void (*reset)() : resets()) reset();
+}
+
 }  // namespace
 
 namespace detail {
@@ -72,10 +82,12 @@ void workspace_give(void* p, size_t bytes) {
 
 }  // namespace detail
 
+void detail::on_release(void (*reset)()) { resets().push_back(reset); }
+
 void release_workspace() {
-  cache().clear();
+  release_this_thread();
 #pragma omp parallel num_threads(max_num_threads())
-  cache().clear();
+  release_this_thread();
 }
 
 int64_t cached_workspace_bytes() { return int64_t(cache().cached); }

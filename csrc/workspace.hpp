@@ -42,8 +42,23 @@ class Workspace {
   T* p_;
 };
 
-// Frees the calling thread's cached blocks, and those of the OpenMP threads its kernels run on.
+// Frees the calling thread's cached blocks and thread_state()s, and those of the OpenMP threads its kernels
+// run on.
 void release_workspace();
+
+namespace detail {
+void on_release(void (*reset)());  // reset() runs on this thread at its next release_workspace()
+}  // namespace detail
+
+// The calling thread's instance of State, kept between calls (Winograd's transformed weights) and reset to
+// State{} by release_workspace(); freed at thread exit.
+template <typename State>
+State& thread_state() {
+  thread_local State state;
+  thread_local const bool registered = (detail::on_release([] { thread_state<State>() = State{}; }), true);
+  (void)registered;
+  return state;
+}
 
 // Bytes cached by the calling thread (tests).
 int64_t cached_workspace_bytes();

@@ -205,3 +205,27 @@ def test_not_on_cuda_backends():
     for name in ("cuda-emu", "cuda"):
         if name in ck.available_backends():
             assert "winograd" not in ck.get_backend(name).algorithms
+
+
+def test_transformed_weights_are_reused_only_for_equal_weights(rng):
+    # The kernel keeps the last call's transformed weights (per thread) and reuses them when the weights are
+    # equal byte for byte: an in-place change, another dtype, tile, SIMD path or geometry transforms again.
+    x, w, b = make(rng, (2, 16, 12, 12), (24, 16, 3, 3), np.float32)
+    ck.release_workspace()
+    first = winograd(x, w, b, 1)
+    np.testing.assert_array_equal(winograd(x, w, b, 1), first)
+    w[3, 5, 1, 2] += 1.0  # in place: same pointer, new values
+    assert_close(winograd(x, w, b, 1), reference.conv2d(x, w, b, padding=1), np.float32, tol(np.float32))
+    assert_close(winograd(x, w, b, 1, tile=2), reference.conv2d(x, w, b, padding=1), np.float32, tol(np.float32, 2))
+    x2 = x[:, :8].copy()
+    w2 = w.reshape(48, 8, 3, 3).copy()  # the same bytes, another geometry
+    assert_close(winograd(x2, w2, None, 1), reference.conv2d(x2, w2, padding=1), np.float32, tol(np.float32))
+    before = ck.cpu_info()["isa"]
+    try:
+        for isa in SUPPORTED_ISAS:
+            _cpu.set_isa(isa)
+            assert_close(winograd(x, w, b, 1), reference.conv2d(x, w, b, padding=1), np.float32, tol(np.float32))
+    finally:
+        _cpu.set_isa(before)
+    ck.release_workspace()
+    assert_close(winograd(x, w, b, 1), reference.conv2d(x, w, b, padding=1), np.float32, tol(np.float32))
