@@ -21,7 +21,8 @@ class Conv2d(Module):
     weight (K, C/groups, R, S) and bias (K,) are drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
     fan_in = C/groups * R * S (torch's default), from the generator that nn.manual_seed seeds.
     padding: as cnnkernels.conv2d (int, pair, ((top, bottom), (left, right)), "same", "valid"); zeros only.
-    algo: the kernel's algorithm, "auto", "direct", "im2col" or "fft", forward and backward.
+    algo: the kernel's algorithm, "auto", "direct", "im2col", "fft" or "winograd" (3x3 stride 1: its data
+    gradient; the weight gradient then as "auto" picks), forward and backward.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
