@@ -19,17 +19,10 @@
 namespace ck {
 namespace {
 
+#include "simd_vec.hpp"
+
 template <typename T>
-struct WinoVec {
-  static constexpr int lanes = CK_VEC_BYTES / sizeof(T);
-  typedef T V __attribute__((vector_size(CK_VEC_BYTES)));
-  static V load(const T* p) {
-    V v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-  }
-  static void store(T* p, const V& v) { std::memcpy(p, &v, sizeof(v)); }
-};
+using WinoVec = SimdVec<T, CK_VEC_BYTES>;
 
 // out[i * out_step] = sum over j of A[i][j] in[j * in_step] for the ROWS x COLS constant matrix A: zero
 // terms skipped, +-1 as adds and subtracts.
