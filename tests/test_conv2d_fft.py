@@ -276,8 +276,11 @@ def run_isa(isa):
     if isa:
         env["CNNKERNELS_ISA"] = isa
     tests = os.path.dirname(os.path.abspath(__file__))
-    out = subprocess.run([sys.executable, "-c", ISA_SCRIPT.format(tests=tests)], env=env, capture_output=True,
-                         text=True, check=True).stdout.split("\n")
+    # the child with this interpreter's -S, so that it imports the same package (a PYTHONPATH checkout, not an
+    # editable install that site.py would put first)
+    flags = ["-S"] if sys.flags.no_site else []
+    out = subprocess.run([sys.executable, *flags, "-c", ISA_SCRIPT.format(tests=tests)], env=env,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
     return [line.split() for line in out if line.strip()]
 
 
