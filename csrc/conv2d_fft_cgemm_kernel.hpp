@@ -191,16 +191,13 @@ inline void micro_block_edge(int64_t kb, int64_t tb, const SpectraGemm<T>& g, co
                              int64_t nc, bool add) {
   if constexpr (KB > 0) {
     if (kb < KB) return micro_block_edge<T, KB - 1>(kb, tb, g, x, w, y, nc, add);
-    static_assert(kTileT<T> <= 4, "edge tiles up to 3");
+    static_assert(kTileT<T> <= 3, "edge tiles up to 3");
     if (tb == 1) return micro_block<T, KB, 1>(g, x, w, y, nc, add);
     if constexpr (kTileT<T> >= 2) {
       if (tb == 2) return micro_block<T, KB, 2>(g, x, w, y, nc, add);
     }
     if constexpr (kTileT<T> >= 3) {
       if (tb == 3) return micro_block<T, KB, 3>(g, x, w, y, nc, add);
-    }
-    if constexpr (kTileT<T> >= 4) {
-      if (tb == 4) return micro_block<T, KB, 4>(g, x, w, y, nc, add);
     }
   }
 }
