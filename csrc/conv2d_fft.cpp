@@ -70,7 +70,8 @@ template <typename T>
 SpectraGemmFn<T> spectra_gemm_kernel() {
   using fft_conv_detail::SpectraGemmKernels;
   const SpectraGemmKernels& k = isa_table<SpectraGemmKernels>(
-      {fft_conv_detail::spectra_gemm_kernels_scalar(), fft_conv_detail::spectra_gemm_kernels_avx2(), nullptr});
+      {fft_conv_detail::spectra_gemm_kernels_scalar(), fft_conv_detail::spectra_gemm_kernels_avx2(),
+       fft_conv_detail::spectra_gemm_kernels_avx512()});
   if constexpr (sizeof(T) == 4) {
     return k.f32;
   } else {

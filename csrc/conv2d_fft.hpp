@@ -126,7 +126,7 @@ Core make_core(const Conv2dShape& s);
 // input windows of one batch of phase channels.
 
 struct Sizes {
-  int64_t lanes;      // the FFT core's batch group: 32 bytes / element
+  int64_t lanes;      // the FFT core's batch group: 64 bytes / element (the widest ISA's lanes)
   int64_t bins;       // fh * (fw/2 + 1)
   int64_t blocks;     // bin blocks per spectrum
   int64_t spec;       // elements of one blocked spectrum: blocks * 2 * kBlockBins

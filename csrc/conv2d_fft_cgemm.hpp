@@ -1,6 +1,6 @@
 // conv2d_fft_cgemm.hpp: private interface between FFT convolution (conv2d_fft.cpp) and its per-ISA
-// pointwise kernels (conv2d_fft_cgemm_kernel.hpp, compiled by conv2d_fft_cgemm_scalar.cpp and
-// conv2d_fft_cgemm_avx2.cpp; see isa_dispatch.hpp).
+// pointwise kernels (conv2d_fft_cgemm_kernel.hpp, compiled by conv2d_fft_cgemm_scalar.cpp,
+// conv2d_fft_cgemm_avx2.cpp and conv2d_fft_cgemm_avx512.cpp; see isa_dispatch.hpp).
 //
 // In the Fourier domain a convolution layer is, independently at every frequency bin f, a complex matrix
 // product over the input channels:
@@ -17,7 +17,7 @@
 // so the sum over c walks consecutive 64-byte lines (the planar layout of the FFT, one spectrum after the
 // other, put each channel on its own pages: a TLB miss per load). Each "scalar" of the small K x C by C x T
 // product is a vector of bins; the kernels block it for the registers (2 output channels x 2 tiles of
-// accumulators) and over input channels for L1.
+// accumulators, 4 x 3 with AVX-512) and over input channels for L1.
 //
 // Like gemm_kernels.hpp this header is included by files compiled with AVX flags: declarations and plain
 // data only.
@@ -53,9 +53,10 @@ struct SpectraGemmKernels {
   SpectraGemmFn<double> f64;
 };
 
-// nullptr when the file was compiled without its ISA's flags (no AVX-512 version yet).
+// nullptr when the file was compiled without its ISA's flags.
 const SpectraGemmKernels* spectra_gemm_kernels_scalar();
 const SpectraGemmKernels* spectra_gemm_kernels_avx2();
+const SpectraGemmKernels* spectra_gemm_kernels_avx512();
 
 }  // namespace fft_conv_detail
 }  // namespace ck

@@ -65,7 +65,7 @@ bool fft_batches_lanes(int64_t fh, int64_t fw, int64_t elem_bytes) {
 Sizes sizes_of(const Core& core, int64_t fh, int64_t fw, int64_t elem_bytes) {
   Sizes z;
   const int64_t fb = 32 / elem_bytes, line = 64 / elem_bytes;
-  z.lanes = 32 / elem_bytes;
+  z.lanes = 64 / elem_bytes;  // the widest kernels' lanes (fft_plan.hpp's kMaxLanes)
   z.bins = fh * (fw / 2 + 1);
   z.blocks = ceil_div(z.bins, fb);
   z.spec = z.blocks * 2 * fb;
@@ -79,9 +79,9 @@ Sizes sizes_of(const Core& core, int64_t fh, int64_t fw, int64_t elem_bytes) {
 namespace {
 
 // The FFT core's per-thread scratch for this size, kept by each thread after the call (after fft.cpp's
-// make_plan_2d).
+// make_plan_2d: sized for the widest kernels' lanes).
 int64_t fft_scratch_bytes(int64_t h, int64_t w, int64_t elem_bytes) {
-  const int64_t L = 32 / elem_bytes, wc = w / 2 + 1;
+  const int64_t L = 64 / elem_bytes, wc = w / 2 + 1;
   const int64_t scratch = std::max(8 * w * L, 4 * h * L);
   const int64_t tiles = h * wc * 2 * L + w * L + scratch;
   const int64_t rowcol = 2 * h * wc + w * L + wc * 2 * L + 4 * h * L + scratch;

@@ -1,8 +1,8 @@
 // fft.cpp - the FFT core of cnnkernels (see fft.hpp for the interface): plans
 // (factorisation, twiddles, fft_plan.hpp) and their thread-safe cache, and the entry points,
 // which run the active ISA's lane-vectorised 1-D complex and real transforms and the two
-// batched 2-D strategies (fft_kernels.hpp, compiled per ISA by fft_scalar.cpp and
-// fft_avx2.cpp). Explicit float and double instantiations at the end.
+// batched 2-D strategies (fft_kernels.hpp, compiled per ISA by fft_scalar.cpp, fft_avx2.cpp
+// and fft_avx512.cpp). Explicit float and double instantiations at the end.
 //
 // How a 2-D real transform of an h x w tile is done (forward; the inverse runs backwards):
 //   1. row pass:    every row y: real FFT of length w  -> wc = w/2+1 complex bins
@@ -129,7 +129,7 @@ template struct Plan1D<double>;
 
 // The active ISA's kernels (isa_dispatch.hpp), asked on every call: the active ISA may change at run time.
 static const FftKernels& kernels() {
-    return isa_table<FftKernels>({fft_kernels_scalar(), fft_kernels_avx2(), nullptr});
+    return isa_table<FftKernels>({fft_kernels_scalar(), fft_kernels_avx2(), fft_kernels_avx512()});
 }
 
 template <typename T>
@@ -151,7 +151,7 @@ static Irfft2Batch<T> irfft2_kernel() {
 
 template <typename T>
 static std::unique_ptr<Plan2D<T>> make_plan_2d(int h, int w) {
-    constexpr int L = detail::Lanes<T>::L;
+    constexpr int L = detail::Lanes<T>::L, Lmax = detail::kMaxLanes<T>;
     auto P = std::make_unique<Plan2D<T>>();
     P->h = h;
     P->w = w;
@@ -165,7 +165,8 @@ static std::unique_ptr<Plan2D<T>> make_plan_2d(int h, int w) {
     }
     // Tile lanes unless the interleaved group spectrum gets huge. Measured on Zen 3 (AVX2):
     // tile lanes win for every size up to 512 x 512 (1.2x to 2x), rows/columns win at
-    // 1024 x 1024 in double and tie in float.
+    // 1024 x 1024 in double and tie in float. (One decision for every ISA, with 32-byte lanes:
+    // the convolution's planner mirrors it.)
     const std::size_t group_bytes = (std::size_t)h * P->wc * 2 * L * sizeof(T);
     P->tile_lanes = group_bytes <= (std::size_t)16 * 1024 * 1024;
     // Split the column pass four-step when the spectrum is large (h1 = largest divisor of h
@@ -190,11 +191,11 @@ static std::unique_ptr<Plan2D<T>> make_plan_2d(int h, int w) {
     }
 
     const std::size_t hs = h, ws = w, wcs = P->wc;
-    // Workspace (elements of T), as laid out in fft_kernels.hpp. scratch: r2c/c2r_lanes need
-    // 8 w L, cfft_lanes 4 n L.
-    const std::size_t scratch = std::max(8 * ws * L, 4 * hs * L);
-    const std::size_t tiles = hs * wcs * 2 * L + ws * L + scratch;
-    const std::size_t rowcol = 2 * hs * wcs + ws * L + wcs * 2 * L + 2 * hs * 2 * L + scratch;
+    // Workspace (elements of T), as laid out in fft_kernels.hpp, for the widest kernels' lanes.
+    // scratch: r2c/c2r_lanes need 8 w L, cfft_lanes 4 n L.
+    const std::size_t scratch = std::max(8 * ws * Lmax, 4 * hs * Lmax);
+    const std::size_t tiles = hs * wcs * 2 * Lmax + ws * Lmax + scratch;
+    const std::size_t rowcol = 2 * hs * wcs + ws * Lmax + wcs * 2 * Lmax + 2 * hs * 2 * Lmax + scratch;
     P->workspace = P->tile_lanes ? std::max(tiles, rowcol) : rowcol;
     return P;
 }

@@ -38,11 +38,11 @@
 // single-threaded (parallelise over calls, e.g. over tiles or channels). Bad arguments throw
 // std::invalid_argument, so check them before an OpenMP parallel region.
 //
-// Speed. The kernels are compiled twice (isa_dispatch.hpp): the portable "scalar" copy
-// (fft_scalar.cpp, SSE2 on x86-64) and the AVX2 + FMA one (fft_avx2.cpp), used when
-// ck::active_isa() (cpu_features.hpp) is AVX2 or wider (CNNKERNELS_ISA=scalar forces the other).
-// Batches are fastest in multiples of 8 tiles (float) or 4 tiles (double): that many tiles are
-// transformed together, one per SIMD lane.
+// Speed. The kernels are compiled once per ISA (isa_dispatch.hpp): the portable "scalar" copy
+// (fft_scalar.cpp, SSE2 on x86-64), the AVX2 + FMA one (fft_avx2.cpp) and the AVX-512 one
+// (fft_avx512.cpp), chosen by ck::active_isa() (cpu_features.hpp; CNNKERNELS_ISA forces one).
+// Batches are fastest in multiples of 8 tiles (float) or 4 tiles (double), 16 and 8 with
+// AVX-512: that many tiles are transformed together, one per SIMD lane.
 #pragma once
 
 #include <cstddef>

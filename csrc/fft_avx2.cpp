@@ -7,7 +7,9 @@
 
 namespace ck::fft::detail {
 namespace {
+#define CK_FFT_VBYTES 32
 #include "fft_kernels.hpp"
+#undef CK_FFT_VBYTES
 }  // namespace
 
 const FftKernels* fft_kernels_avx2() { return &kFftTable; }

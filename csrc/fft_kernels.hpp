@@ -2,14 +2,17 @@
 // lane-vectorised 1-D complex and real transforms, block transposes, and the two batched 2-D
 // strategies (tile lanes, row/column lanes), ending in rfft2_batch / irfft2_batch.
 //
-// Compiled once per instruction set (isa_dispatch.hpp): fft_scalar.cpp (generic flags) and
-// fft_avx2.cpp (-mavx2 -mfma, where __AVX2__ enables a few AVX intrinsics below) include it
-// inside namespace ck::fft::detail and an anonymous namespace of their own, so the same plain
-// C++ is compiled twice and the faster copy is picked at run time. Plan1D, Plan2D, Stage,
+// Compiled once per instruction set (isa_dispatch.hpp): fft_scalar.cpp (generic flags),
+// fft_avx2.cpp (-mavx2 -mfma, where __AVX2__ enables a few AVX intrinsics below) and
+// fft_avx512.cpp (AVX-512 flags; __AVX512F__ enables the 64-byte transposes) include it inside
+// namespace ck::fft::detail and an anonymous namespace of their own, with CK_FFT_VBYTES the
+// vector width in bytes (32 for scalar and AVX2, 64 for AVX-512), so the same plain C++ is
+// compiled once per ISA and the fastest copy is picked at run time. Plan1D, Plan2D, Stage,
 // Lanes and CK_RESTRICT come from fft_plan.hpp; include no standard headers here.
 //
 // Shapes (all per 2-D transform): tile h x w real, spectrum h x wc complex (wc = w/2 + 1),
-// L lanes per vector. Buffer layouts used below:
+// L lanes per vector (CK_FFT_VBYTES / sizeof(T) for the batches; a partial batch of 64-byte
+// lanes may use the 32-byte ones). Buffer layouts used below:
 //   lane sequence     element j, lane l at re[j * stride + l], im[j * stride + l]
 //   split per element re at j * 2L + l, im at j * 2L + L + l (a lane sequence, stride 2L)
 //   real lane row     x[j * L + l]
@@ -56,6 +59,61 @@ static inline void transpose_block_avx(const double* src, std::ptrdiff_t ss, dou
 }
 #endif
 
+#if defined(__AVX512F__)
+// AVX-512 versions of the L x L block transpose (16 x 16 float, 8 x 8 double): pairs of rows
+// interleaved within 128-bit lanes, then the 128-bit lanes of four registers regrouped twice.
+// The all-lanes mask forms, because GCC 12 warns of an uninitialised value inside the plain ones
+// (the same instructions).
+static inline void transpose_block_avx512(const float* src, std::ptrdiff_t ss, float* dst,
+                                          std::ptrdiff_t ds) {
+    const __mmask16 k16 = __mmask16(-1);
+    __m512 r[16], t[16], u[16];
+    for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(src + j * ss);
+    for (int j = 0; j < 16; j += 2) {
+        t[j] = _mm512_maskz_unpacklo_ps(k16, r[j], r[j + 1]);
+        t[j + 1] = _mm512_maskz_unpackhi_ps(k16, r[j], r[j + 1]);
+    }
+    // u[4i + c], 128-bit lane k: rows 4i .. 4i + 3 of column 4k + c
+    for (int j = 0; j < 16; j += 4) {
+        u[j] = _mm512_maskz_shuffle_ps(k16, t[j], t[j + 2], 0x44);
+        u[j + 1] = _mm512_maskz_shuffle_ps(k16, t[j], t[j + 2], 0xEE);
+        u[j + 2] = _mm512_maskz_shuffle_ps(k16, t[j + 1], t[j + 3], 0x44);
+        u[j + 3] = _mm512_maskz_shuffle_ps(k16, t[j + 1], t[j + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+        const __m512 v0 = _mm512_maskz_shuffle_f32x4(k16, u[c], u[4 + c], 0x88);   // lanes 0, 2 of rows 0-7
+        const __m512 v1 = _mm512_maskz_shuffle_f32x4(k16, u[c], u[4 + c], 0xDD);   // lanes 1, 3
+        const __m512 w0 = _mm512_maskz_shuffle_f32x4(k16, u[8 + c], u[12 + c], 0x88);
+        const __m512 w1 = _mm512_maskz_shuffle_f32x4(k16, u[8 + c], u[12 + c], 0xDD);
+        _mm512_storeu_ps(dst + c * ds, _mm512_maskz_shuffle_f32x4(k16, v0, w0, 0x88));
+        _mm512_storeu_ps(dst + (4 + c) * ds, _mm512_maskz_shuffle_f32x4(k16, v1, w1, 0x88));
+        _mm512_storeu_ps(dst + (8 + c) * ds, _mm512_maskz_shuffle_f32x4(k16, v0, w0, 0xDD));
+        _mm512_storeu_ps(dst + (12 + c) * ds, _mm512_maskz_shuffle_f32x4(k16, v1, w1, 0xDD));
+    }
+}
+static inline void transpose_block_avx512(const double* src, std::ptrdiff_t ss, double* dst,
+                                          std::ptrdiff_t ds) {
+    const __mmask8 k8 = __mmask8(-1);
+    __m512d r[8], t[8];
+    for (int j = 0; j < 8; ++j) r[j] = _mm512_loadu_pd(src + j * ss);
+    // t[2i + c], 128-bit lane k: rows 2i, 2i + 1 of column 2k + c
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm512_maskz_unpacklo_pd(k8, r[j], r[j + 1]);
+        t[j + 1] = _mm512_maskz_unpackhi_pd(k8, r[j], r[j + 1]);
+    }
+    for (int c = 0; c < 2; ++c) {
+        const __m512d v0 = _mm512_maskz_shuffle_f64x2(k8, t[c], t[2 + c], 0x88);
+        const __m512d v1 = _mm512_maskz_shuffle_f64x2(k8, t[c], t[2 + c], 0xDD);
+        const __m512d w0 = _mm512_maskz_shuffle_f64x2(k8, t[4 + c], t[6 + c], 0x88);
+        const __m512d w1 = _mm512_maskz_shuffle_f64x2(k8, t[4 + c], t[6 + c], 0xDD);
+        _mm512_storeu_pd(dst + c * ds, _mm512_maskz_shuffle_f64x2(k8, v0, w0, 0x88));
+        _mm512_storeu_pd(dst + (2 + c) * ds, _mm512_maskz_shuffle_f64x2(k8, v1, w1, 0x88));
+        _mm512_storeu_pd(dst + (4 + c) * ds, _mm512_maskz_shuffle_f64x2(k8, v0, w0, 0xDD));
+        _mm512_storeu_pd(dst + (6 + c) * ds, _mm512_maskz_shuffle_f64x2(k8, v1, w1, 0xDD));
+    }
+}
+#endif
+
 // dst[i * ds + j] = src[j * ss + i] for i, j in [0, L).
 template <typename T, int L>
 static inline void transpose_block(const T* CK_RESTRICT src, std::ptrdiff_t ss,
@@ -63,6 +121,12 @@ static inline void transpose_block(const T* CK_RESTRICT src, std::ptrdiff_t ss,
 #if defined(__AVX2__)
     if constexpr (L * sizeof(T) == 32) {
         transpose_block_avx(src, ss, dst, ds);
+        return;
+    }
+#endif
+#if defined(__AVX512F__)
+    if constexpr (L * sizeof(T) == 64) {
+        transpose_block_avx512(src, ss, dst, ds);
         return;
     }
 #endif
@@ -612,25 +676,69 @@ static void irfft2_rowcol(const Plan2D<T>& P, const T* re, const T* im,
 // Batched entry points (arguments as in cnnkernels/fft.hpp, already checked; ws holds
 // plan.workspace elements). Groups of L tiles go through the tile-lane strategy when the
 // plan allows it; a last, partial group only if it fills at least 3/4 of the lanes (a group
-// costs about as much as 5 to 6 tiles done one by one with row/column lanes).
+// costs about as much as 5 to 6 tiles done one by one with row/column lanes). With 64-byte
+// lanes a partial group that does not goes on in groups of the 32-byte lanes.
+
+template <typename T, int L>
+static void rfft2_groups(const Plan2D<T>& P, int b0, int batch,
+                         const T* x, std::ptrdiff_t xbs, std::ptrdiff_t xrs,
+                         int row0, int col0, int rows, int cols,
+                         T* spec_re, T* spec_im, std::ptrdiff_t sbs, T* ws) {
+    constexpr int Lnarrow = Lanes<T>::L;
+    for (; b0 < batch; b0 += L) {
+        const int G = std::min(L, batch - b0);
+        if (P.tile_lanes && 4 * G >= 3 * L) {
+            rfft2_tile_lanes<T, L>(P, b0, G, x, xbs, xrs, row0, col0, rows, cols, spec_re,
+                                   spec_im, sbs, ws);
+            continue;
+        }
+        if constexpr (L > Lnarrow) {
+            if (P.tile_lanes) {
+                rfft2_groups<T, Lnarrow>(P, b0, b0 + G, x, xbs, xrs, row0, col0, rows, cols,
+                                         spec_re, spec_im, sbs, ws);
+                continue;
+            }
+        }
+        for (int b = b0; b < b0 + G; ++b)
+            rfft2_rowcol<T, L>(P, x + b * xbs, xrs, row0, col0, rows, cols,
+                               spec_re + b * sbs, spec_im + b * sbs, ws);
+    }
+}
+
+template <typename T, int L>
+static void irfft2_groups(const Plan2D<T>& P, int b0, int batch,
+                          const T* spec_re, const T* spec_im, std::ptrdiff_t sbs,
+                          T* y, std::ptrdiff_t ybs, std::ptrdiff_t yrs,
+                          int row0, int col0, int rows, int cols,
+                          T scale, bool accumulate, T* ws) {
+    constexpr int Lnarrow = Lanes<T>::L;
+    for (; b0 < batch; b0 += L) {
+        const int G = std::min(L, batch - b0);
+        if (P.tile_lanes && 4 * G >= 3 * L) {
+            irfft2_tile_lanes<T, L>(P, b0, G, spec_re, spec_im, sbs, y, ybs, yrs, row0, col0,
+                                    rows, cols, scale, accumulate, ws);
+            continue;
+        }
+        if constexpr (L > Lnarrow) {
+            if (P.tile_lanes) {
+                irfft2_groups<T, Lnarrow>(P, b0, b0 + G, spec_re, spec_im, sbs, y, ybs, yrs,
+                                          row0, col0, rows, cols, scale, accumulate, ws);
+                continue;
+            }
+        }
+        for (int b = b0; b < b0 + G; ++b)
+            irfft2_rowcol<T, L>(P, spec_re + b * sbs, spec_im + b * sbs, y + b * ybs, yrs,
+                                row0, col0, rows, cols, scale, accumulate, ws);
+    }
+}
 
 template <typename T>
 static void rfft2_batch(const Plan2D<T>& P, int batch,
                         const T* x, std::ptrdiff_t xbs, std::ptrdiff_t xrs,
                         int row0, int col0, int rows, int cols,
                         T* spec_re, T* spec_im, std::ptrdiff_t sbs, T* ws) {
-    constexpr int L = Lanes<T>::L;
-    for (int b0 = 0; b0 < batch; b0 += L) {
-        const int G = std::min(L, batch - b0);
-        if (P.tile_lanes && 4 * G >= 3 * L) {
-            rfft2_tile_lanes<T, L>(P, b0, G, x, xbs, xrs, row0, col0, rows, cols, spec_re,
-                                   spec_im, sbs, ws);
-        } else {
-            for (int b = b0; b < b0 + G; ++b)
-                rfft2_rowcol<T, L>(P, x + b * xbs, xrs, row0, col0, rows, cols,
-                                   spec_re + b * sbs, spec_im + b * sbs, ws);
-        }
-    }
+    rfft2_groups<T, Lanes<T, CK_FFT_VBYTES>::L>(P, 0, batch, x, xbs, xrs, row0, col0, rows,
+                                                 cols, spec_re, spec_im, sbs, ws);
 }
 
 template <typename T>
@@ -639,18 +747,9 @@ static void irfft2_batch(const Plan2D<T>& P, int batch,
                          T* y, std::ptrdiff_t ybs, std::ptrdiff_t yrs,
                          int row0, int col0, int rows, int cols,
                          T scale, bool accumulate, T* ws) {
-    constexpr int L = Lanes<T>::L;
-    for (int b0 = 0; b0 < batch; b0 += L) {
-        const int G = std::min(L, batch - b0);
-        if (P.tile_lanes && 4 * G >= 3 * L) {
-            irfft2_tile_lanes<T, L>(P, b0, G, spec_re, spec_im, sbs, y, ybs, yrs, row0, col0,
-                                    rows, cols, scale, accumulate, ws);
-        } else {
-            for (int b = b0; b < b0 + G; ++b)
-                irfft2_rowcol<T, L>(P, spec_re + b * sbs, spec_im + b * sbs, y + b * ybs, yrs,
-                                    row0, col0, rows, cols, scale, accumulate, ws);
-        }
-    }
+    irfft2_groups<T, Lanes<T, CK_FFT_VBYTES>::L>(P, 0, batch, spec_re, spec_im, sbs, y, ybs,
+                                                  yrs, row0, col0, rows, cols, scale,
+                                                  accumulate, ws);
 }
 
 // This ISA's table (fft_plan.hpp), handed out by the including file.

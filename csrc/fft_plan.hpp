@@ -1,6 +1,7 @@
 // fft_plan.hpp - internal: the plans of the FFT core (1-D complex factorisations and their twiddles, the
 // 2-D real plan and its strategy) and the table of one ISA's batched kernels (fft_kernels.hpp, compiled by
-// fft_scalar.cpp and fft_avx2.cpp; see isa_dispatch.hpp). Plans are made by fft.cpp, then only read.
+// fft_scalar.cpp, fft_avx2.cpp and fft_avx512.cpp; see isa_dispatch.hpp). Plans are made by fft.cpp, then
+// only read.
 #pragma once
 
 #include <algorithm>  // (also for fft_kernels.hpp, which includes no headers itself)
@@ -22,8 +23,11 @@ namespace fft {
 
 namespace detail {
 
-// Lanes per vector: 32 bytes (one AVX register, two SSE registers).
-template <typename T> struct Lanes { static constexpr int L = (int)(32 / sizeof(T)); };
+// Lanes per vector of VBytes bytes: 32 (one AVX register, two SSE registers; the scalar and AVX2 kernels)
+// or 64 (one AVX-512 register).
+template <typename T, int VBytes = 32> struct Lanes { static constexpr int L = (int)(VBytes / sizeof(T)); };
+// The most lanes of any ISA's kernels: a plan's workspace holds what the widest needs.
+template <typename T> constexpr int kMaxLanes = Lanes<T, 64>::L;
 
 // ----------------------------------------------------------------------------
 // 1-D complex plan: factorisation into Stockham stages and their twiddles
@@ -54,7 +58,7 @@ struct Plan1D {
 template <typename T>
 struct Plan2D {
     int h = 0, w = 0, wc = 0;       // tile h x w, spectrum h x wc
-    bool tile_lanes = false;        // strategy (see top of file)
+    bool tile_lanes = false;        // strategy (fft.cpp; decided for 32-byte lanes, whatever the ISA)
     detail::Plan1D<T> col;          // complex FFT along ky, length h
     detail::Plan1D<T> row;          // complex FFT along x: length w/2 (w even) or w (w odd)
     std::vector<T> rtw_re, rtw_im;  // e^(-2 pi i k / w), k in [0, w/2]: real-FFT split step
@@ -86,9 +90,10 @@ struct FftKernels {
   Irfft2Batch<double> irfft2_f64;
 };
 
-// nullptr when the file was compiled without its ISA's flags (no AVX-512 version yet).
+// nullptr when the file was compiled without its ISA's flags.
 const FftKernels* fft_kernels_scalar();
 const FftKernels* fft_kernels_avx2();
+const FftKernels* fft_kernels_avx512();
 
 }  // namespace detail
 }  // namespace fft

@@ -9,8 +9,9 @@
 //
 // so the L lanes of an element are contiguous and each butterfly below is a loop over the L
 // lanes that the compiler turns into SIMD code (L = 32 bytes / sizeof(T): one AVX register,
-// or two SSE registers on baseline x86-64). re and im may point into the same buffer
-// (e.g. im = re + L, stride = 2 * L: "split per element") or into two planes.
+// or two SSE registers on baseline x86-64; 64 bytes / sizeof(T) with AVX-512: one register).
+// re and im may point into the same buffer (e.g. im = re + L, stride = 2 * L: "split per
+// element") or into two planes.
 //
 // Stages are Stockham auto-sort, decimation in frequency (the formulation of OTFFT, extended
 // to mixed radix): a transform of length n factored as r_0 * r_1 * ... runs one stage per
@@ -27,7 +28,7 @@
 // exist; the inverse is done by swapping re and im on input and output.
 //
 // Included by fft_kernels.hpp, inside the anonymous namespace of each ISA's file (fft_scalar.cpp,
-// fft_avx2.cpp). Include no standard headers here.
+// fft_avx2.cpp, fft_avx512.cpp). Include no standard headers here.
 
 #pragma once
 

@@ -4,7 +4,9 @@
 
 namespace ck::fft::detail {
 namespace {
+#define CK_FFT_VBYTES 32
 #include "fft_kernels.hpp"
+#undef CK_FFT_VBYTES
 }  // namespace
 
 const FftKernels* fft_kernels_scalar() { return &kFftTable; }

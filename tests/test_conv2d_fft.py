@@ -6,7 +6,7 @@ scipy.signal.correlate in float64, never against the package itself); strides by
 groups, asymmetric padding; every tiling and code path, forced through the test hook
 a plan of cnnkernels._cpu.conv2d_plan with choices imposed (transform sizes from 1-pixel tiles to one tile per image, odd and prime
 sizes, both orders of the pipeline, a memory bound that forces several passes, batching across tiles for
-few channels); outputs that see only padding; both SIMD paths; results independent of the thread count and
+few channels); outputs that see only padding; the SIMD paths; results independent of the thread count and
 of other Python threads; fft_plan_info's report and the workspace bound of the issue's layers.
 
 Accuracy (the issue's bound): max|ours - float64 reference| / max|reference| <= 1e-4 in float32 and
@@ -276,8 +276,11 @@ def run_isa(isa):
     if isa:
         env["CNNKERNELS_ISA"] = isa
     tests = os.path.dirname(os.path.abspath(__file__))
-    out = subprocess.run([sys.executable, "-c", ISA_SCRIPT.format(tests=tests)], env=env, capture_output=True,
-                         text=True, check=True).stdout.split("\n")
+    # the child with this interpreter's -S, so that it imports the same package (a PYTHONPATH checkout, not an
+    # editable install that site.py would put first)
+    flags = ["-S"] if sys.flags.no_site else []
+    out = subprocess.run([sys.executable, *flags, "-c", ISA_SCRIPT.format(tests=tests)], env=env,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
     return [line.split() for line in out if line.strip()]
 
 
@@ -291,6 +294,18 @@ def test_simd_paths():
             assert float(err) <= FFT_TOL[np.dtype(dtype)], (dtype, err)
     if cpu_has_avx2_fma():  # FMA rounds differently: the checksums tell the paths apart
         assert [r[2] for r in scalar] != [r[2] for r in default]
+
+
+def test_simd_paths_avx512():
+    """CNNKERNELS_ISA=avx2 and avx512, where the CPU has AVX-512: both meet the bound, and the AVX-512 path
+    (64-byte FFT lanes, the line-vector pointwise product) is its own code: its product rounds differently."""
+    if "avx512" not in ck.cpu_info()["supported_isas"]:
+        pytest.skip("this CPU has no avx512 path")
+    avx2, avx512 = run_isa("avx2"), run_isa("avx512")
+    for rows in (avx2, avx512):
+        for dtype, err, _ in rows:
+            assert float(err) <= FFT_TOL[np.dtype(dtype)], (dtype, err)
+    assert [r[2] for r in avx2] != [r[2] for r in avx512]
 
 
 @pytest.mark.skipif(not hasattr(_cpu, "set_isa"), reason="this build has no run-time ISA switch")

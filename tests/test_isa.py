@@ -1,5 +1,5 @@
 """Every SIMD path this machine supports (scalar, AVX2, AVX-512), run against the float64 references:
-the GEMM on edge shapes, and im2col/direct convolution, with the path forced through cnnkernels._cpu.set_isa.
+the GEMM on edge shapes, and im2col/direct/fft convolution, with the path forced through cnnkernels._cpu.set_isa.
 Also the CNNKERNELS_ISA environment variable and ck.cpu_info()."""
 
 import os
@@ -147,3 +147,58 @@ def test_pool2d_every_path_matches_scalar(isa, kind, dtype):
                         case = f"W={w} k={k} s={s} pad={pad} ceil={ceil}"
                         np.testing.assert_array_equal(y, expected, err_msg=case)
                         assert y.tobytes() == expected.tobytes(), case
+
+
+# FFT convolution (algo="fft") on each path: the FFT core (lane groups of 8 / 16 float and 4 / 8 double tiles
+# per vector, a partial group that falls back to the narrower lanes or to row/column lanes, and the row/column
+# strategy of large transforms) and the pointwise complex product (micro-tiles of 2 x 2, or 4 output channels
+# x 3 tiles with AVX-512, and their edges; input channels in blocks of 64), with the plan's choices forced.
+FFT_CASES = [
+    # N, C, H, W, K, R, S, stride, padding, fft_size (0: the planner's), order (1 kernels first, 2 tiles first)
+    (1, 1, 1, 1, 1, 1, 1, 1, 0, (0, 0), 0),
+    (2, 3, 23, 19, 7, 11, 11, 4, 2, (0, 0), 0),           # polyphase: 3 x 9 phase channels
+    (3, 13, 14, 15, 5, 3, 3, 1, 1, (8, 8), 1),            # 13 channels: a partial lane group
+    (2, 20, 12, 12, 9, 3, 3, 1, 1, (8, 8), 2),            # 16 + 4 channels; K = 9 = 2 x 4 + 1
+    (1, 70, 9, 9, 6, 3, 3, 1, 1, (0, 0), 1),              # two channel blocks of the product
+    (4, 17, 20, 20, 11, 5, 5, 1, 2, (12, 12), 2),         # 16 tiles, 11 output channels
+    (5, 6, 16, 16, 4, 16, 16, 1, 0, (0, 0), 0),           # kernel equal to the input: 1 x 1 outputs
+    (1, 2, 40, 33, 3, 4, 6, (1, 2), ((2, 0), (1, 3)), (0, 0), 0),  # asymmetric padding, stride 2 in w
+    (1, 1, 512, 1000, 2, 3, 3, 1, 1, (512, 1024), 0),     # row/column lanes (the group would be > 16 MiB)
+]
+
+
+@pytest.mark.parametrize("case", FFT_CASES, ids=lambda c: "x".join(map(str, c[:7])))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_fft_every_path(isa, case, dtype):
+    N, C, H, W, K, R, S, stride, padding, fft_size, order = case
+    assert ck.cpu_info()["isa"] == isa
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, R, S)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    stride2 = (stride, stride) if isinstance(stride, int) else stride
+    pads = ((padding,) * 4 if isinstance(padding, int) else tuple(padding[0]) + tuple(padding[1]))
+    plan = _cpu.conv2d_plan(x.shape, w.shape, stride2, pads, (1, 1), 1, "fft", x.itemsize, fft_size, order, 0)
+    y = _cpu.conv2d_fft(x, w, b, stride2, pads, (1, 1), 1, plan)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    assert_close(y, reference.conv2d(x, w, b, stride, padding), dtype, tol)
+
+
+def test_conv2d_fft_avx512_product_is_its_own_code():
+    """The AVX-512 pointwise product sums a bin's re and im parts in two accumulators each (conv2d_fft_cgemm_
+    kernel.hpp): its results differ in the last bits from the AVX2 path's, which tells the paths apart."""
+    if "avx512" not in SUPPORTED:
+        pytest.skip("this CPU has no avx512 path")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 24, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((10, 24, 5, 5)).astype(np.float32)
+    before = ck.cpu_info()["isa"]
+    outs = {}
+    try:
+        for isa in ("avx2", "avx512"):
+            _cpu.set_isa(isa)
+            outs[isa] = ck.conv2d(x, w, padding=2, algo="fft")
+    finally:
+        _cpu.set_isa(before)
+    assert outs["avx2"].tobytes() != outs["avx512"].tobytes()
+    np.testing.assert_allclose(outs["avx512"], outs["avx2"], rtol=0, atol=1e-4 * np.abs(outs["avx2"]).max())
