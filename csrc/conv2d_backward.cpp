@@ -78,9 +78,9 @@ void grad_input(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* fft, c
     std::fill(gx, gx + s.input().numel(), T(0));
     return;
   }
-  // The spatial kernels read gy padded beforehand (their fast paths are the unpadded ones); fft pads it as
-  // the convolution's padding when no pad is negative.
-  const bool pad_explicitly = algo != ConvAlgo::fft || !grad_input_pads_gy(s);
+  // The spatial kernels read gy padded beforehand (their fast paths are the unpadded ones); fft and winograd
+  // pad it as the convolution's padding when no pad is negative (pads_natively, conv2d_plan.hpp).
+  const bool pad_explicitly = !pads_natively(algo) || !grad_input_pads_gy(s);
   const Conv2dShape t = grad_input_problem(s, pad_explicitly);
   const int64_t Ah = ph.used.size(), Aw = pw.used.size(), Cg = s.C_per_group(), Kg = s.K_per_group();
   const int64_t HW = s.H * s.W;

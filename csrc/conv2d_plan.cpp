@@ -133,7 +133,7 @@ Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<C
     const bool pads_gy = grad_input_pads_gy(s);
     Conv2dPlan plan = plan_conv2d(grad_input_problem(s, !pads_gy), elem_bytes, algo, force,
                                   ConvDirection::forward, winograd_tile);
-    const Conv2dShape t = grad_input_problem(s, plan.algo != ConvAlgo::fft || !pads_gy);
+    const Conv2dShape t = grad_input_problem(s, !pads_natively(plan.algo) || !pads_gy);
     if (plan.algo == ConvAlgo::im2col) plan.workspace_bytes = conv2d_im2col_workspace(t, elem_bytes);
     if (plan.algo == ConvAlgo::winograd) {
       plan.workspace_bytes = conv2d_winograd_workspace(t, plan.winograd_tile, elem_bytes);

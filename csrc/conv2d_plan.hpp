@@ -30,6 +30,11 @@ Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<C
                        const Conv2dFftForce& force = {}, ConvDirection direction = ConvDirection::forward,
                        int winograd_tile = 0);
 
+// Whether the algorithm reads its input's zero padding as cheaply as real input (fft and winograd copy their
+// input tiles anyway), so that a data gradient passes grad_out unpadded, the pads as the convolution's
+// padding; the spatial kernels' fast paths are the unpadded ones, so they get it padded beforehand.
+constexpr bool pads_natively(ConvAlgo a) { return a == ConvAlgo::fft || a == ConvAlgo::winograd; }
+
 // What the planner asks of the kernels:
 // the extra memory (bytes) of the im2col algorithm: the GEMM's packing buffers and the batch buffer;
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);

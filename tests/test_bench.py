@@ -65,6 +65,15 @@ def test_backward_and_train_tables(tmp_path, capsys):
     assert len(data["op_backward_records"]) == 6 and data["train_records"][0]["time_s"] > 0
 
 
+def test_backward_table_shows_winograds_data_gradient_alone(capsys):
+    rc = bench.main(["--layer", "alexnet-conv3", "--quick", "--no-torch", "--backward", "--min-time", "0.01",
+                     "--algos", "im2col,winograd"])
+    assert rc == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("alexnet-conv3"))
+    im2col, winograd = line.split()[2:4]
+    assert "-" not in im2col and winograd.endswith("+-") and float(winograd.split("+")[0]) > 0
+
+
 def test_auto_regret_figure():
     records = [{"auto_pick": "direct", "algos": {"direct": {"time_s": 1.0}, "fft": {"time_s": 0.95}}},
                {"auto_pick": "fft", "algos": {"direct": {"time_s": 1.0}, "fft": {"time_s": 3.0}}}]

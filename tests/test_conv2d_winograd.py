@@ -124,14 +124,20 @@ def test_results_identical_for_any_thread_count(rng, restore_threads):
     np.testing.assert_array_equal(one, two)
 
 
-def test_data_gradient(dtype, rng):
-    x, w, _ = make(rng, (2, 5, 9, 11), (7, 5, 3, 3), dtype, bias=False)
-    gy = rng.standard_normal((2, 7, 9, 11)).astype(dtype)
-    gx, gw, gb = ck.conv2d_backward(gy, x, w, padding=1, algo="winograd")
-    assert ck.conv2d_plan(x.shape, w.shape, padding=1, dtype=dtype, algo="winograd",
-                          direction="backward_input")["algo"] == "winograd"
-    rx, rw, rb = ck.conv2d_backward(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), padding=1,
-                                    algo="direct")
+@pytest.mark.parametrize("xs, ws, kw", [
+    ((2, 5, 9, 11), (7, 5, 3, 3), dict(padding=1)),
+    ((1, 6, 13, 10), (4, 3, 3, 3), dict(padding=((0, 2), (3, 1)), groups=2)),
+    ((3, 20, 7, 18), (18, 20, 3, 3), dict(padding=0)),
+], ids=["pad1", "asym_groups", "unpadded"])
+def test_data_gradient(dtype, rng, xs, ws, kw):
+    x, w, _ = make(rng, xs, ws, dtype, bias=False)
+    y_shape = reference.conv2d(x, w, **kw).shape
+    gy = rng.standard_normal(y_shape).astype(dtype)
+    gx, gw, gb = ck.conv2d_backward(gy, x, w, algo="winograd", **kw)
+    assert ck.conv2d_plan(x.shape, w.shape, dtype=dtype, algo="winograd", direction="backward_input",
+                          **kw)["algo"] == "winograd"
+    rx, rw, rb = ck.conv2d_backward(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                                    algo="direct", **kw)
     assert_close(gx, rx, dtype, tol(dtype))
     assert_close(gw, rw, dtype)  # the weight gradient runs as "auto" chooses
     assert_close(gb, rb, dtype)
