@@ -4,15 +4,16 @@
 // Per group, with alpha = m + 2 and E = alpha^2 transformed points, tiles t of m x m outputs over the batch
 // (N x ceil(P/m) x ceil(Q/m), tile t reading the alpha x alpha input window at (p0 - pad_top, q0 - pad_left),
 // zero outside the image):
-//   U[e][k][c] = (G w[k, c] G^T)[e]                     once per call, packed as GEMM A panels;
+//   U[e][k][c] = (G w[k, c] G^T)[e]                     packed as GEMM A panels, once per call (or kept from
+//                                                       the thread's last call when its weights were equal);
 //   V[e][c][t] = (B^T d[c, t] B)[e]                     written by the input transform straight into
 //                                                       packed GEMM B strips (nr tiles wide);
 //   M[e][k][t] = sum over c of U[e][k][c] V[e][c][t]     E matrix products on the GEMM's micro-kernel;
 //   y[k, tile t] = A^T M[.][k][t] A + bias[k]            the output transform, cropped at the image edge.
-// Tiles go in chunks of nt (a multiple of the micro-kernel's nr; as many as a memory bound allows, since each
-// chunk reads all of U), one group at a time; all threads share each of the three steps of a chunk: input
-// transform by (channel, L tiles), products by point e (so each U[e] is read by one thread), output transform
-// by (output channel, L tiles).
+// Tiles go in chunks of whole tile rows (as many as a memory bound allows, since each chunk reads all of U),
+// one group at a time; all threads share each of the three steps of a chunk: the input transform by input
+// channel (its tile rows first copied, zero-padded, so that every tile is gathered the same way), the
+// products by point e (so each U[e] is read by one thread), the output transform by (output channel, L tiles).
 //
 // Threads: each output element is computed by one thread in a fixed order (the chunking does not depend on
 // the thread count), so results are identical for any thread count.
