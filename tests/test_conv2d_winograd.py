@@ -208,9 +208,12 @@ def test_noncontiguous_and_readonly_inputs(rng):
 
 
 def test_not_on_cuda_backends():
+    x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
     for name in ("cuda-emu", "cuda"):
         if name in ck.available_backends():
             assert "winograd" not in ck.get_backend(name).algorithms
+            with pytest.raises(NotImplementedError, match="winograd"):
+                ck.conv2d(x, w, algo="winograd", backend=name)
 
 
 def test_transformed_weights_are_reused_only_for_equal_weights(rng):
