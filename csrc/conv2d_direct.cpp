@@ -2,18 +2,19 @@
 //
 //   y[n, k, p, q] = bias[k] + sum over c, r, s of w[k, c, r, s] * x[n, c, p*sh + r*dh - pt, q*sw + s*dw - pl]
 //
-// Two kernels, chosen by the number of output channels per group:
-// - K/g of at least one SIMD vector: the kernel of conv2d_direct_simd.hpp, vectorised over output channels
-//   with a register tile of 2 vectors of channels x QB columns, compiled for each ISA (scalar, avx2,
-//   avx512) and picked at run time (isa_dispatch.hpp); weights are repacked once per call for it.
-// - fewer (depthwise and thin groups), stride_w 1: the thin kernel of conv2d_direct_simd.hpp (per ISA), tasks
-//   of (image, block of up to 8 output channels of one group), one output row at a time, vectorised along it.
-// - fewer, stride_w > 1: tasks of (image n, block of KB output channels of one group)
-//   computing one output row p at a time into a KB x Q accumulator that stays in L1: for each tap (c, r, s)
-//   it loads the input row once and updates all KB accumulator rows with it (KB multiply-adds per load),
-//   the q loop innermost and branch-free, so the compiler vectorises it. Zero padding is never materialised: rows
-// outside the image are skipped and, per tap, only the range of q whose input column lies inside the image
-// is visited.
+// Two kernels, both in conv2d_direct_simd.hpp, compiled for each ISA (scalar, avx2, avx512) and picked at
+// run time (isa_dispatch.hpp), chosen by the number of output channels per group (direct_simd_path):
+// - K/g of at least half a SIMD vector, or any K/g at stride_w > 1: vectorised over output channels, register
+//   tiles of 2 vectors of channels (1 for the last block of a group with an odd number of vectors) x a run
+//   of consecutive output pixels; weights are repacked once per call for it. A padded layer reads, per task,
+//   a zero-padded copy of the input rows its chunk of pixels needs (DirectPlan), so the border runs in the
+//   same tiles as the interior.
+// - fewer (depthwise and thin groups) at stride_w 1: the thin kernel, tasks of (image, block of up to 8
+//   output channels of one group), one output row at a time, vectorised along it.
+// Measured, 1 thread, AVX-512, the tiles against the thin kernel (below 1: tiles faster): stride 2, C7
+// 61x59 5x5, K 1/2/4/6: 0.72/0.39/0.36/0.20 (the stride-2 row kernel this replaced: 0.23-0.72 likewise);
+// depthwise 3x3 stride 2 (C 32, 56 x 56): 0.95; stride 1: depthwise 3.3-2.0, C16 64x64 3x3 K 2/3/4:
+// 1.0/0.8/1.3, K 8 5x5 1.0.
 #include <algorithm>
 #include <vector>
 
@@ -119,46 +120,8 @@ std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t lan
   return wp;
 }
 
-constexpr int kBlockK = 4;  // output channels per task (accumulator rows)
-
-// Output row p of channels [k0, k0 + kb) of image x_n (kb <= KB; KB a compile-time bound so the inner
-// loop keeps KB multiply-adds per loaded input).
-template <typename T, int KB>
-void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int64_t k0, int64_t c0, int64_t p,
-              T* acc, T* y_n) {
-  const int64_t Q = s.Q, Cg = s.C_per_group(), RS = s.R * s.S;
-  for (int kb = 0; kb < KB; ++kb) std::fill(acc + kb * Q, acc + (kb + 1) * Q, bias ? bias[k0 + kb] : T(0));
-  for (int64_t c = 0; c < Cg; ++c) {
-    const T* x_c = x_n + (c0 + c) * s.H * s.W;
-    for (int64_t r = 0; r < s.R; ++r) {
-      const int64_t ih = p * s.stride_h + r * s.dil_h - s.pad_top;
-      if (ih < 0 || ih >= s.H) continue;
-      const T* x_row = x_c + ih * s.W;
-      for (int64_t t = 0; t < s.S; ++t) {
-        const int64_t off = t * s.dil_w - s.pad_left;  // input column of output q is q*sw + off
-        int64_t q_lo, q_hi;
-        inside_range(off, s.stride_w, s.W, Q, &q_lo, &q_hi);
-        T wk[KB];
-        for (int kb = 0; kb < KB; ++kb) wk[kb] = w[((k0 + kb) * Cg + c) * RS + r * s.S + t];
-        if (s.stride_w == 1) {
-          for (int64_t q = q_lo; q < q_hi; ++q) {
-            const T xv = x_row[q + off];
-            for (int kb = 0; kb < KB; ++kb) acc[kb * Q + q] += wk[kb] * xv;
-          }
-        } else {
-          for (int64_t q = q_lo; q < q_hi; ++q) {
-            const T xv = x_row[q * s.stride_w + off];
-            for (int kb = 0; kb < KB; ++kb) acc[kb * Q + q] += wk[kb] * xv;
-          }
-        }
-      }
-    }
-  }
-  for (int kb = 0; kb < KB; ++kb) std::copy(acc + kb * Q, acc + (kb + 1) * Q, y_n + ((k0 + kb) * s.P + p) * Q);
-}
-
 // Whether the SIMD kernel runs the layer (with L lanes): K/g of at least half a vector.
-bool direct_simd_path(const Conv2dShape& s, int64_t L) { return 2 * s.K_per_group() >= L; }
+bool direct_simd_path(const Conv2dShape& s, int64_t L) { return s.stride_w > 1 || 2 * s.K_per_group() >= L; }
 
 }  // namespace
 
@@ -208,39 +171,15 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
     }
     return;
   }
+  // The thin kernel: tasks (image, group, block of kThinBlock channels).
   const int64_t Kg = s.K_per_group(), Cg = s.C_per_group();
-  if (s.stride_w == 1) {  // the SIMD thin kernel: tasks (image, group, block of kThinBlock channels)
-    const int64_t blocks = (Kg + kThinBlock - 1) / kThinBlock, tasks = s.N * s.groups * blocks;
+  const int64_t blocks = (Kg + kThinBlock - 1) / kThinBlock, tasks = s.N * s.groups * blocks;
 #pragma omp parallel for schedule(dynamic) num_threads(threads_for(tasks))
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t n = task / (s.groups * blocks), g = task / blocks % s.groups;
-      const int64_t k0 = g * Kg + task % blocks * kThinBlock, kb = std::min<int64_t>(kThinBlock, (g + 1) * Kg - k0);
-      for (int64_t p = 0; p < s.P; ++p) {
-        simd.thin(s, x + n * s.C * s.H * s.W, w, bias, k0, kb, g * Cg, p, y + n * s.K * s.P * s.Q);
-      }
-    }
-    return;
-  }
-  const int64_t blocks_per_group = (Kg + kBlockK - 1) / kBlockK;
-  const int64_t tasks = s.N * s.groups * blocks_per_group;
-#pragma omp parallel num_threads(threads_for(tasks))
-  {
-    std::vector<T> acc(kBlockK * s.Q);
-#pragma omp for schedule(dynamic)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t n = task / (s.groups * blocks_per_group), rest = task % (s.groups * blocks_per_group);
-      const int64_t g = rest / blocks_per_group;
-      const int64_t k0 = g * Kg + rest % blocks_per_group * kBlockK;
-      const int64_t kb = std::min<int64_t>(kBlockK, (g + 1) * Kg - k0);
-      const T* x_n = x + n * s.C * s.H * s.W;
-      T* y_n = y + n * s.K * s.P * s.Q;
-      for (int64_t p = 0; p < s.P; ++p) {
-        if (kb == kBlockK) {
-          conv_row<T, kBlockK>(s, x_n, w, bias, k0, g * Cg, p, acc.data(), y_n);
-        } else {
-          for (int64_t k = k0; k < k0 + kb; ++k) conv_row<T, 1>(s, x_n, w, bias, k, g * Cg, p, acc.data(), y_n);
-        }
-      }
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t n = task / (s.groups * blocks), g = task / blocks % s.groups;
+    const int64_t k0 = g * Kg + task % blocks * kThinBlock, kb = std::min<int64_t>(kThinBlock, (g + 1) * Kg - k0);
+    for (int64_t p = 0; p < s.P; ++p) {
+      simd.thin(s, x + n * s.C * s.H * s.W, w, bias, k0, kb, g * Cg, p, y + n * s.K * s.P * s.Q);
     }
   }
 }
