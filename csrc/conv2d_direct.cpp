@@ -4,17 +4,19 @@
 //
 // Two kernels, both in conv2d_direct_simd.hpp, compiled for each ISA (scalar, avx2, avx512) and picked at
 // run time (isa_dispatch.hpp), chosen by the number of output channels per group (direct_simd_path):
-// - K/g of at least half a SIMD vector, or any K/g at stride_w > 1: vectorised over output channels, register
-//   tiles of 2 vectors of channels (1 for the last block of a group with an odd number of vectors) x a run
-//   of consecutive output pixels; weights are repacked once per call for it. A padded layer reads, per task,
-//   a zero-padded copy of the input rows its chunk of pixels needs (DirectPlan), so the border runs in the
-//   same tiles as the interior.
-// - fewer (depthwise and thin groups) at stride_w 1: the thin kernel, tasks of (image, block of up to 8
-//   output channels of one group), one output row at a time, vectorised along it.
-// Measured, 1 thread, AVX-512, the tiles against the thin kernel (below 1: tiles faster): stride 2, C7
-// 61x59 5x5, K 1/2/4/6: 0.72/0.39/0.36/0.20 (the stride-2 row kernel this replaced: 0.23-0.72 likewise);
-// depthwise 3x3 stride 2 (C 32, 56 x 56): 0.95; stride 1: depthwise 3.3-2.0, C16 64x64 3x3 K 2/3/4:
-// 1.0/0.8/1.3, K 8 5x5 1.0.
+// - the tiles: vectorised over output channels, register tiles of 2 vectors of channels (1 for the last
+//   block of a group with an odd number of vectors) x a run of consecutive output pixels; weights are
+//   repacked once per call for it. A padded layer reads, per task, a zero-padded copy of the input rows its
+//   chunk of pixels needs (DirectPlan), so the border runs in the same tiles as the interior.
+// - the thin kernel, at stride_w 1 for K/g below half a vector, or below a vector with one input channel
+//   per group: tasks of (image, block of up to 8 output channels of one group), one output row at a time,
+//   vectorised along it.
+// Measured, 1 thread, the tiles against the thin kernel (below 1: tiles faster), AVX-512 / AVX2: LeNet
+// conv1 (C 1, K 6, 5x5) 1.33 / 1.44, K 4 1.65 / 1.77; C 3 64x64 3x3 K 6 0.74 / 0.86; C 5 97x89 3x3 K 5
+// 0.78 / 1.08; C 16 64x64 3x3 K 6 0.55 / 0.67, 5x5 K 4 0.52 / 0.65. AVX-512, stride 1: depthwise 3x3
+// 2.0-3.3; C 16 3x3 K 2/3/4: 1.0/0.8/1.3. At stride 2 the tiles run any K/g: C 7 61x59 5x5 K 1/2/4/6
+// 0.72/0.39/0.36/0.20 (the scalar row kernel they replaced: 0.23-0.72 likewise); depthwise 3x3 stride 2
+// (C 32, 56 x 56): 0.95.
 #include <algorithm>
 #include <vector>
 
@@ -120,8 +122,12 @@ std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t lan
   return wp;
 }
 
-// Whether the SIMD kernel runs the layer (with L lanes): K/g of at least half a vector.
-bool direct_simd_path(const Conv2dShape& s, int64_t L) { return s.stride_w > 1 || 2 * s.K_per_group() >= L; }
+// Whether the tiles run the layer (L lanes), else the thin kernel: see the file's header.
+bool direct_simd_path(const Conv2dShape& s, int64_t L) {
+  const int64_t Kg = s.K_per_group();
+  const bool thin = s.stride_w == 1 && (2 * Kg < L || (Kg < L && s.C_per_group() == 1));
+  return !thin;
+}
 
 }  // namespace
 
