@@ -46,6 +46,30 @@ constexpr int64_t direct_block_channels() {
   return 2 * Simd<T>::lanes;
 }
 
+// acc[v][u] = the sum over taps k of the weights wp_b[k][v] times the input under tap k of tile pixel u,
+// xb[u][tap_offset[k]]. Contiguous: the QB pixels' inputs lie side by side (xb[u] = xb[0] + u, a stretch of
+// one row at stride_w 1), reached from one pointer instead of QB.
+template <typename T, int NV, int QB, bool Contiguous>
+inline void tile_taps(const T* const* xb, const int64_t* tap_offset, int64_t taps, const T* wp_b,
+                      typename Simd<T>::vec (&acc)[NV][QB]) {
+  using V = typename Simd<T>::vec;
+  constexpr int L = Simd<T>::lanes;
+  for (int v = 0; v < NV; ++v) {
+    for (int u = 0; u < QB; ++u) acc[v][u] = V{};
+  }
+  const T* x0 = xb[0];
+  for (int64_t k = 0; k < taps; ++k) {
+    V wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = Simd<T>::load(wp_b + (k * NV + v) * L);
+    const int64_t off = tap_offset[k];
+#pragma GCC unroll 32
+    for (int u = 0; u < QB; ++u) {
+      const T xv = Contiguous ? x0[off + u] : xb[u][off];
+      for (int v = 0; v < NV; ++v) acc[v][u] += wv[v] * xv;
+    }
+  }
+}
+
 // Pixels [i0, i1) of one channel block of NV vectors (its kb channels' outputs at y_k[k * PQ + j]) from the
 // block's packed weights wp_b (plan: pixel positions and tap offsets in src).
 template <typename T, int NV>
@@ -61,18 +85,11 @@ void direct_tiles(const DirectPlan& plan, const T* src, int64_t shift, const T* 
     const T* xb[QB];
     for (int u = 0; u < QB; ++u) xb[u] = src + (plan.pos[i + std::min(u, nq - 1)] - shift);
     V acc[NV][QB];
-    for (int v = 0; v < NV; ++v) {
-      for (int u = 0; u < QB; ++u) acc[v][u] = V{};
-    }
-    for (int64_t k = 0; k < taps; ++k) {
-      V wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = Simd<T>::load(wp_b + (k * NV + v) * L);
-      const int64_t off = tap_offset[k];
-#pragma GCC unroll 32
-      for (int u = 0; u < QB; ++u) {
-        const T xv = xb[u][off];
-        for (int v = 0; v < NV; ++v) acc[v][u] += wv[v] * xv;
-      }
+    const bool contiguous = nq == QB && plan.pos[i + QB - 1] - plan.pos[i] == QB - 1;
+    if (contiguous) {
+      tile_taps<T, NV, QB, true>(xb, tap_offset, taps, wp_b, acc);
+    } else {
+      tile_taps<T, NV, QB, false>(xb, tap_offset, taps, wp_b, acc);
     }
     for (int64_t k = 0; k < kb; ++k) {
       const T bk = bias_k ? bias_k[k] : T(0);
