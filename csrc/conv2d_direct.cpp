@@ -8,9 +8,9 @@
 //   block of a group with an odd number of vectors) x a run of consecutive output pixels; weights are
 //   repacked once per call for it. A padded layer reads, per task, a zero-padded copy of the input rows its
 //   chunk of pixels needs (DirectPlan), so the border runs in the same tiles as the interior.
-// - the thin kernel, at stride_w 1 for K/g below half a vector, or below a vector with one input channel
-//   per group: tasks of (image, block of up to 8 output channels of one group), one output row at a time,
-//   vectorised along it.
+// - the thin kernel, at stride_w 1 for K/g below a vector with one input channel per group (depthwise,
+//   LeNet conv1: a tile's taps would be just the R x S window, too few to pay for its stores): tasks of
+//   (image, block of up to 8 output channels of one group), one output row at a time, vectorised along it.
 // Measured, 1 thread, the tiles against the thin kernel (below 1: tiles faster), AVX-512 / AVX2: LeNet
 // conv1 (C 1, K 6, 5x5) 1.33 / 1.44, K 4 1.65 / 1.77; C 3 64x64 3x3 K 6 0.74 / 0.86; C 5 97x89 3x3 K 5
 // 0.78 / 1.08; C 16 64x64 3x3 K 6 0.55 / 0.67, 5x5 K 4 0.52 / 0.65. AVX-512, stride 1: depthwise 3x3
@@ -125,7 +125,7 @@ std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t lan
 // Whether the tiles run the layer (L lanes), else the thin kernel: see the file's header.
 bool direct_simd_path(const Conv2dShape& s, int64_t L) {
   const int64_t Kg = s.K_per_group();
-  const bool thin = s.stride_w == 1 && (2 * Kg < L || (Kg < L && s.C_per_group() == 1));
+  const bool thin = s.stride_w == 1 && Kg < L && s.C_per_group() == 1;
   return !thin;
 }
 

@@ -190,16 +190,16 @@ def test_conv2d_direct_channel_blocks(backend, dtype, rng, case):
     assert_close(run_conv(backend, x, w, None, algo="direct", **kw), reference.conv2d(x, w, None, **kw), dtype)
 
 
-# ---- direct: the thin path (stride_w 1, fewer output channels per group than half a vector) -----------
-# With stride_w 1 (and fewer output channels than a vector with one input channel per group) it tiles each
+# ---- direct: the thin path (stride_w 1, one input and fewer output channels per group than a vector) --
+# With stride_w 1, for fewer output channels than a vector and one input channel per group, it tiles each
 # output row in vectors of up to 32 bytes (the last tile overlapping), and runs the columns next to the
 # padding, and rows too short for a tile, one at a time; blocks of up to 8 channels (13 = 8 + 5). Rows of
 # 28, 14 and 9 columns, padding, dilation along w, groups, stride along h.
 DIRECT_THIN_CASES = {
     "lenet_conv1": ((3, 1, 32, 32), (6, 1, 5, 5), dict()),
     "k13_padded": ((2, 3, 17, 30), (39, 1, 3, 3), dict(padding=((1, 2), (2, 1)), groups=3)),
-    "k1_dilated_w": ((2, 2, 12, 40), (1, 2, 3, 4), dict(dilation=(1, 3), padding=(1, 4))),
-    "groups_k2_stride_h": ((2, 6, 19, 23), (6, 2, 3, 3), dict(groups=3, stride=(2, 1), padding=1)),
+    "k1_dilated_w": ((2, 1, 12, 40), (1, 1, 3, 4), dict(dilation=(1, 3), padding=(1, 4))),
+    "groups_k2_stride_h": ((2, 3, 19, 23), (6, 1, 3, 3), dict(groups=3, stride=(2, 1), padding=1)),
     "depthwise_wide": ((1, 4, 9, 37), (4, 1, 3, 5), dict(groups=4, padding=(1, 2))),
 }
 
