@@ -3,9 +3,9 @@
 // CK_VEC_BYTES set (16, 32, 64) and only the AVX files get AVX flags. Everything here sits in an anonymous
 // namespace; the including file hands out kDirectTable.
 //
-// A register tile is NV vectors of output channels (NV = 2, or 1 for a block of at most one vector's
-// channels: K/g = 16 on AVX-512 would leave half of a 2-vector block empty) x QB output pixels of one image
-// (QB = kQB for 2 vectors, 2 kQB for 1: the same number of accumulators). Each tap (c, r, t) loads the NV
+// A register tile is NV vectors of output channels (NV = 2, or 1 for the last block of a group with an odd
+// number of vectors: K/g = 16 on AVX-512 would otherwise leave half of a 2-vector block empty) x QB output
+// pixels of one image (QB = kQB for 2 vectors, 2 kQB for 1: the same number of accumulators). Each tap (c, r, t) loads the NV
 // weights w[k0.., c, r, t] once and broadcasts the QB input values under the tile's pixels against them:
 // NV*QB multiply-adds per NV + QB loads. This is what few-input-channel layers need (LeNet, AlexNet conv1),
 // where im2col's GEMM is too thin.
