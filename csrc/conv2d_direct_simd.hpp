@@ -47,8 +47,11 @@ constexpr int64_t direct_block_channels() {
 }
 
 // acc[v][u] = the sum over taps k of the weights wp_b[k][v] times the input under tap k of tile pixel u,
-// xb[u][tap_offset[k]]. Contiguous: the QB pixels' inputs lie side by side (xb[u] = xb[0] + u, a stretch of
-// one row at stride_w 1), reached from one pointer instead of QB.
+// xb[u][tap_offset[k]], taken in tap order. Contiguous: the QB pixels' inputs lie side by side (xb[u] =
+// xb[0] + u, a stretch of one row at stride_w 1), reached from one pointer instead of QB; then with one
+// vector of channels, two taps side by side in the row (t and t + 1, dilation 1) go together: each of the
+// QB + 1 inputs loaded serves pixel u at tap t and pixel u - 1 at tap t + 1, 2 multiply-adds per load
+// instead of 1 (each accumulator still takes its taps in order, so the sums are the same to the bit).
 template <typename T, int NV, int QB, bool Contiguous>
 inline void tile_taps(const T* const* xb, const int64_t* tap_offset, int64_t taps, const T* wp_b,
                       typename Simd<T>::vec (&acc)[NV][QB]) {
@@ -59,6 +62,22 @@ inline void tile_taps(const T* const* xb, const int64_t* tap_offset, int64_t tap
   }
   const T* x0 = xb[0];
   for (int64_t k = 0; k < taps; ++k) {
+    if constexpr (Contiguous && NV == 1) {
+      if (k + 1 < taps && tap_offset[k + 1] == tap_offset[k] + 1) {
+        const V w0 = Simd<T>::load(wp_b + k * L), w1 = Simd<T>::load(wp_b + (k + 1) * L);
+        const T* xk = x0 + tap_offset[k];
+        acc[0][0] += w0 * xk[0];
+#pragma GCC unroll 32
+        for (int u = 1; u < QB; ++u) {
+          const T xv = xk[u];
+          acc[0][u] += w0 * xv;
+          acc[0][u - 1] += w1 * xv;
+        }
+        acc[0][QB - 1] += w1 * xk[QB];
+        ++k;
+        continue;
+      }
+    }
     V wv[NV];
     for (int v = 0; v < NV; ++v) wv[v] = Simd<T>::load(wp_b + (k * NV + v) * L);
     const int64_t off = tap_offset[k];

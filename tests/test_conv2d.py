@@ -170,7 +170,9 @@ def test_conv2d_direct_border_outputs(backend, dtype, rng, case):
 # The tiles hold 2 vectors of output channels, or 1 for the last block of a group with an odd number of
 # vectors (4, 8 or 16 lanes per ISA): K/g of 40 (AVX-512: 2 + 1 vectors, AVX2: 2 + 2 + 1), 24, 13 and 5
 # (below a vector: one partly empty block) with groups; at stride_w > 1 any K/g runs the tiles, 1 to 3
-# (depthwise included). Batch above the thread count.
+# (depthwise included). Batch above the thread count. Rows wide enough for whole tiles inside one row at
+# 1 vector, where taps side by side go in pairs: even and odd S (a tap left over), and dilation along w
+# (no pairs).
 DIRECT_BLOCK_CASES = {
     "k40_groups2": ((2, 6, 15, 17), (80, 3, 3, 3), dict(groups=2, padding=1)),
     "k24": ((5, 3, 12, 11), (24, 3, 4, 3), dict(padding=(2, 1))),
@@ -179,6 +181,9 @@ DIRECT_BLOCK_CASES = {
     "k1_stride2": ((2, 3, 13, 18), (1, 3, 3, 3), dict(stride=2, padding=(0, 1))),
     "k3_stride_w3_dilated": ((2, 2, 17, 25), (3, 2, 3, 3), dict(stride=(1, 3), dilation=2, padding=1)),
     "depthwise_stride2": ((5, 8, 14, 13), (8, 1, 3, 3), dict(groups=8, stride=2, padding=1)),
+    "k8_wide_rows_even_s": ((2, 3, 9, 61), (8, 3, 3, 4), dict(padding=(1, 2))),
+    "k16_wide_rows_odd_s": ((1, 4, 7, 50), (16, 4, 2, 5), dict(padding=2)),
+    "k8_wide_rows_dilated_w": ((1, 2, 6, 60), (8, 2, 3, 3), dict(dilation=(1, 2))),
 }
 
 

@@ -59,10 +59,12 @@ CONV_CASES = [
     (2, 32, 6, 6, 40, 3, 3, 1, 1, 1, 1),
     (1, 4, 50, 47, 3, 3, 4, (1, 2), 1, 1, 1),
     # the direct kernel's padded chunks (mid-row starts) and blocks of 2 + 1 vectors, 1 vector, K/g 3 at
-    # stride 2
+    # stride 2, rows of whole 1-vector tiles (taps in pairs)
     (2, 3, 37, 29, 40, 5, 5, 1, ((2, 1), (0, 3)), 1, 1),
     (3, 6, 21, 19, 26, 3, 3, (2, 1), 1, (1, 2), 2),
     (2, 5, 19, 23, 3, 3, 3, 2, 1, 1, 1),
+    (1, 3, 9, 61, 8, 3, 5, 1, (1, 2), 1, 1),
+    (1, 3, 9, 61, 2, 3, 4, 1, (1, 2), 1, 1),
 ]
 
 
