@@ -36,8 +36,9 @@ template <typename T>
 using DirectTask = void (*)(const DirectPlan& plan, const T* src, int64_t shift, const T* wp_b, int vectors,
                             int64_t kb, const T* bias_k, int64_t PQ, int64_t i0, int64_t i1, T* y_k);
 
-// The thin path's kernel (K/g below half a vector, stride_w 1): output row p of channels
-// [k0, k0 + kb) (kb <= kThinBlock) of image x_n (group channels from c0), unpacked weights w, into y_n.
+// The thin path's kernel (stride_w 1, one input channel and fewer than a vector of output channels per
+// group): output row p of channels [k0, k0 + kb) (kb <= kThinBlock) of image x_n (group channels from c0),
+// unpacked weights w, into y_n.
 constexpr int64_t kThinBlock = 8;
 template <typename T>
 using ThinRow = void (*)(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int64_t k0, int64_t kb,
