@@ -5,10 +5,11 @@
 //
 // A register tile is NV vectors of output channels (NV = 2, or 1 for the last block of a group with an odd
 // number of vectors: K/g = 16 on AVX-512 would otherwise leave half of a 2-vector block empty) x QB output
-// pixels of one image (QB = kQB for 2 vectors, 2 kQB for 1: the same number of accumulators). Each tap (c, r, t) loads the NV
-// weights w[k0.., c, r, t] once and broadcasts the QB input values under the tile's pixels against them:
-// NV*QB multiply-adds per NV + QB loads. This is what few-input-channel layers need (LeNet, AlexNet conv1),
-// where im2col's GEMM is too thin.
+// pixels of one image (QB = kQB for 2 vectors, 2 kQB for 1: the same number of accumulators). Each tap
+// (c, r, t) loads the NV weights w[k0.., c, r, t] once and broadcasts the QB input values under the tile's
+// pixels against them: NV*QB multiply-adds per NV + QB loads (at 1 vector, taps side by side in a row go in
+// pairs: tile_taps). This is what few-input-channel layers need (LeNet, AlexNet conv1), where im2col's
+// GEMM is too thin.
 //
 // Every pixel goes through the tiles, QB consecutive pixels j = p*Q + q at a time (rows need not be whole):
 // the input under tap k of pixel j is src[pos[j] - shift + tap_offset[k]] with no check, where src is the
