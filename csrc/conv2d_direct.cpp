@@ -2,18 +2,21 @@
 //
 //   y[n, k, p, q] = bias[k] + sum over c, r, s of w[k, c, r, s] * x[n, c, p*sh + r*dh - pt, q*sw + s*dw - pl]
 //
-// Two kernels, chosen by the number of output channels per group:
-// - K/g of at least one SIMD vector: the kernel of conv2d_direct_simd.hpp, vectorised over output channels
-//   with a register tile of 2 vectors of channels x QB columns, compiled for each ISA (scalar, avx2,
-//   avx512) and picked at run time (isa_dispatch.hpp); weights are repacked once per call for it.
-// - fewer (depthwise and thin groups), stride_w 1: the thin kernel of conv2d_direct_simd.hpp (per ISA), tasks
-//   of (image, block of up to 8 output channels of one group), one output row at a time, vectorised along it.
-// - fewer, stride_w > 1: tasks of (image n, block of KB output channels of one group)
-//   computing one output row p at a time into a KB x Q accumulator that stays in L1: for each tap (c, r, s)
-//   it loads the input row once and updates all KB accumulator rows with it (KB multiply-adds per load),
-//   the q loop innermost and branch-free, so the compiler vectorises it. Zero padding is never materialised: rows
-// outside the image are skipped and, per tap, only the range of q whose input column lies inside the image
-// is visited.
+// Two kernels, both in conv2d_direct_simd.hpp, compiled for each ISA (scalar, avx2, avx512) and picked at
+// run time (isa_dispatch.hpp), chosen by the number of output channels per group (direct_simd_path):
+// - the tiles: vectorised over output channels, register tiles of 2 vectors of channels (1 for the last
+//   block of a group with an odd number of vectors) x a run of consecutive output pixels; weights are
+//   repacked once per call for it. A padded layer reads, per task, a zero-padded copy of the input rows its
+//   chunk of pixels needs (DirectPlan), so the border runs in the same tiles as the interior.
+// - the thin kernel, at stride_w 1 for K/g below a vector with one input channel per group (depthwise,
+//   LeNet conv1: a tile's taps would be just the R x S window, too few to pay for its stores): tasks of
+//   (image, block of up to 8 output channels of one group), one output row at a time, vectorised along it.
+// Measured, 1 thread, the tiles against the thin kernel (below 1: tiles faster), AVX-512 / AVX2: LeNet
+// conv1 (C 1, K 6, 5x5) 1.33 / 1.44, K 4 1.65 / 1.77; C 3 64x64 3x3 K 6 0.74 / 0.86; C 5 97x89 3x3 K 5
+// 0.78 / 1.08; C 16 64x64 3x3 K 6 0.55 / 0.67, 5x5 K 4 0.52 / 0.65. AVX-512, stride 1: depthwise 3x3
+// 2.0-3.3; C 16 3x3 K 2/3/4: 1.0/0.8/1.3. At stride 2 the tiles run any K/g: C 7 61x59 5x5 K 1/2/4/6
+// 0.72/0.39/0.36/0.20 (the scalar row kernel they replaced: 0.23-0.72 likewise); depthwise 3x3 stride 2
+// (C 32, 56 x 56): 0.95.
 #include <algorithm>
 #include <vector>
 
@@ -46,82 +49,84 @@ DirectSimd<T> direct_simd() {
   }
 }
 
+// Output rows [p_first, p_last] of the pixels of chunk [i0, i1).
+void chunk_rows(const Conv2dShape& s, int64_t i0, int64_t i1, int64_t* p_first, int64_t* p_last) {
+  *p_first = i0 / s.Q;
+  *p_last = (i1 - 1) / s.Q;
+}
+
 DirectPlan make_direct_plan(const Conv2dShape& s) {
   DirectPlan plan;
+  plan.padded = s.pad_top > 0 || s.pad_left > 0 || (s.P - 1) * s.stride_h + (s.R - 1) * s.dil_h >= s.H ||
+                (s.Q - 1) * s.stride_w + (s.S - 1) * s.dil_w >= s.W;
+  plan.Wp = plan.padded ? (s.Q - 1) * s.stride_w + (s.S - 1) * s.dil_w + 1 : s.W;
+  plan.rows = 0;
+  for (int64_t i0 = 0; i0 < s.P * s.Q; i0 += kPixelsPerTask) {
+    int64_t p_first, p_last;
+    chunk_rows(s, i0, std::min(s.P * s.Q, i0 + kPixelsPerTask), &p_first, &p_last);
+    plan.rows = std::max(plan.rows, (p_last - p_first) * s.stride_h + (s.R - 1) * s.dil_h + 1);
+  }
+  const int64_t plane = plan.padded ? plan.rows * plan.Wp : s.H * s.W;
   for (int64_t p = 0; p < s.P; ++p) {
-    const int64_t ih0 = p * s.stride_h - s.pad_top;
-    const bool rows_inside = ih0 >= 0 && ih0 + (s.R - 1) * s.dil_h < s.H;
-    for (int64_t q = 0; q < s.Q; ++q) {
-      const int64_t iw0 = q * s.stride_w - s.pad_left;
-      if (rows_inside && iw0 >= 0 && iw0 + (s.S - 1) * s.dil_w < s.W) {
-        plan.interior.push_back({p * s.Q + q, ih0 * s.W + iw0});
-      } else {
-        plan.border.push_back(p * s.Q + q);
-      }
-    }
+    for (int64_t q = 0; q < s.Q; ++q) plan.pos.push_back(p * s.stride_h * plan.Wp + q * s.stride_w);
   }
   for (int64_t c = 0; c < s.C_per_group(); ++c) {
     for (int64_t r = 0; r < s.R; ++r) {
-      for (int64_t t = 0; t < s.S; ++t) plan.tap_offset.push_back(c * s.H * s.W + r * s.dil_h * s.W + t * s.dil_w);
+      for (int64_t t = 0; t < s.S; ++t) plan.tap_offset.push_back(c * plane + r * s.dil_h * plan.Wp + t * s.dil_w);
     }
   }
   return plan;
 }
 
-// wp[((g * blocks + b) * C/g + c) * R*S + r*S + t][KV] = w[g*K/g + b*KV + lane, c, r, t], 0 past K/g.
+// The rows chunk [i0, i1) of group g of image x_n needs, zero-padded, into buf (DirectPlan's layout).
 template <typename T>
-std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t KV) {
-  const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), RS = s.R * s.S, blocks = (Kg + KV - 1) / KV;
-  std::vector<T> wp(s.groups * blocks * Cg * RS * KV, T(0));
+void copy_padded_rows(const Conv2dShape& s, const DirectPlan& plan, const T* x_n, int64_t g, int64_t i0, int64_t i1,
+                      T* buf) {
+  int64_t p_first, p_last;
+  chunk_rows(s, i0, i1, &p_first, &p_last);
+  const int64_t rows = (p_last - p_first) * s.stride_h + (s.R - 1) * s.dil_h + 1, Wp = plan.Wp;
+  const int64_t ih0 = p_first * s.stride_h - s.pad_top;
+  const int64_t col_lo = std::min(Wp, s.pad_left), col_hi = std::max(col_lo, std::min(Wp, s.W + s.pad_left));
+  for (int64_t c = 0; c < s.C_per_group(); ++c) {
+    const T* x_c = x_n + (g * s.C_per_group() + c) * s.H * s.W;
+    T* b_c = buf + c * plan.rows * Wp;
+    for (int64_t r = 0; r < rows; ++r) {
+      T* b_row = b_c + r * Wp;
+      const int64_t ih = ih0 + r;
+      if (ih < 0 || ih >= s.H) {
+        std::fill(b_row, b_row + Wp, T(0));
+        continue;
+      }
+      std::fill(b_row, b_row + col_lo, T(0));
+      std::copy(x_c + ih * s.W + (col_lo - s.pad_left), x_c + ih * s.W + (col_hi - s.pad_left), b_row + col_lo);
+      std::fill(b_row + col_hi, b_row + Wp, T(0));
+    }
+  }
+}
+
+// Vectors of output channels per group (the SIMD kernel's weight blocks: 2 vectors each, the last of 1
+// when odd). wp for group g, block b = wp + g * vectors * lanes * taps + b * 2 * lanes * taps, holding
+// [tap][NV * lanes] with tap = (c*R + r)*S + t: w[g*K/g + b*2*lanes + lane, c, r, t], 0 past K/g.
+template <typename T>
+std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t lanes) {
+  const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), RS = s.R * s.S, taps = Cg * RS;
+  const int64_t vectors = (Kg + lanes - 1) / lanes;
+  std::vector<T> wp(s.groups * vectors * lanes * taps, T(0));
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t k = 0; k < Kg; ++k) {
-      const int64_t b = k / KV, lane = k % KV;
-      for (int64_t c = 0; c < Cg; ++c) {
-        for (int64_t rs = 0; rs < RS; ++rs) {
-          wp[(((g * blocks + b) * Cg + c) * RS + rs) * KV + lane] = w[((g * Kg + k) * Cg + c) * RS + rs];
-        }
-      }
+      const int64_t b = k / (2 * lanes), nv = std::min<int64_t>(2, vectors - 2 * b), lane = k % (2 * lanes);
+      T* wp_b = wp.data() + (g * vectors * lanes + b * 2 * lanes) * taps;
+      for (int64_t tap = 0; tap < taps; ++tap) wp_b[tap * nv * lanes + lane] = w[(g * Kg + k) * taps + tap];
     }
   }
   return wp;
 }
 
-constexpr int kBlockK = 4;  // output channels per task (accumulator rows)
-
-// Output row p of channels [k0, k0 + kb) of image x_n (kb <= KB; KB a compile-time bound so the inner
-// loop keeps KB multiply-adds per loaded input).
-template <typename T, int KB>
-void conv_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int64_t k0, int64_t c0, int64_t p,
-              T* acc, T* y_n) {
-  const int64_t Q = s.Q, Cg = s.C_per_group(), RS = s.R * s.S;
-  for (int kb = 0; kb < KB; ++kb) std::fill(acc + kb * Q, acc + (kb + 1) * Q, bias ? bias[k0 + kb] : T(0));
-  for (int64_t c = 0; c < Cg; ++c) {
-    const T* x_c = x_n + (c0 + c) * s.H * s.W;
-    for (int64_t r = 0; r < s.R; ++r) {
-      const int64_t ih = p * s.stride_h + r * s.dil_h - s.pad_top;
-      if (ih < 0 || ih >= s.H) continue;
-      const T* x_row = x_c + ih * s.W;
-      for (int64_t t = 0; t < s.S; ++t) {
-        const int64_t off = t * s.dil_w - s.pad_left;  // input column of output q is q*sw + off
-        int64_t q_lo, q_hi;
-        inside_range(off, s.stride_w, s.W, Q, &q_lo, &q_hi);
-        T wk[KB];
-        for (int kb = 0; kb < KB; ++kb) wk[kb] = w[((k0 + kb) * Cg + c) * RS + r * s.S + t];
-        if (s.stride_w == 1) {
-          for (int64_t q = q_lo; q < q_hi; ++q) {
-            const T xv = x_row[q + off];
-            for (int kb = 0; kb < KB; ++kb) acc[kb * Q + q] += wk[kb] * xv;
-          }
-        } else {
-          for (int64_t q = q_lo; q < q_hi; ++q) {
-            const T xv = x_row[q * s.stride_w + off];
-            for (int kb = 0; kb < KB; ++kb) acc[kb * Q + q] += wk[kb] * xv;
-          }
-        }
-      }
-    }
-  }
-  for (int kb = 0; kb < KB; ++kb) std::copy(acc + kb * Q, acc + (kb + 1) * Q, y_n + ((k0 + kb) * s.P + p) * Q);
+// Whether the tiles run the layer (L lanes), else the thin kernel: see the file's header.
+bool direct_simd_path(const Conv2dShape& s, int64_t L) {
+  const int64_t Kg = s.K_per_group();
+  const bool thin = s.stride_w == 1 && Kg < L && s.C_per_group() == 1;
+  return !thin;
 }
 
 }  // namespace
@@ -135,59 +140,52 @@ namespace cpu {
 template <typename T>
 void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const DirectSimd<T> simd = direct_simd<T>();
-  const int64_t KV = simd.block_channels;
-  if (s.K_per_group() >= KV / 2) {  // at least half of each weight block holds real channels
-    const std::vector<T> wp = pack_direct_weights(s, w, KV);
+  const int64_t L = simd.block_channels / 2;  // SIMD lanes
+  if (direct_simd_path(s, L)) {
+    const std::vector<T> wp = pack_direct_weights(s, w, L);
     const DirectPlan plan = make_direct_plan(s);
-    const int64_t blocks = (s.K_per_group() + KV - 1) / KV;
-    constexpr int64_t kPixelsPerTask = 240;  // a multiple of every ISA's register tile width
-    const int64_t chunks = (s.P * s.Q + kPixelsPerTask - 1) / kPixelsPerTask;
+    const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), PQ = s.P * s.Q, taps = Cg * s.R * s.S;
+    const int64_t vectors = (Kg + L - 1) / L, blocks = (vectors + 1) / 2;
+    const int64_t chunks = (PQ + kPixelsPerTask - 1) / kPixelsPerTask;
     // Tasks (n, g, chunk of pixels, b): the weight blocks of one chunk run one after the other, on both
     // threads at once, while the chunk's input is in cache (chunk-major order was 7-14% slower on 2 threads
-    // for AlexNet conv1 and VGG conv1_2, in an A/B within one process).
+    // for AlexNet conv1 and VGG conv1_2, in an A/B within one process). A thread copies a chunk's padded
+    // rows once for the blocks it runs of that chunk in a row.
     const int64_t tasks = s.N * s.groups * chunks * blocks;
-#pragma omp parallel for schedule(dynamic) num_threads(threads_for(tasks))
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t b = task % blocks, chunk = task / blocks % chunks, g = task / (blocks * chunks) % s.groups;
-      const int64_t n = task / (blocks * chunks * s.groups);
-      const int64_t i0 = chunk * kPixelsPerTask, i1 = std::min(s.P * s.Q, i0 + kPixelsPerTask);
-      simd.task(s, plan, x, wp.data(), bias, y, n, g, b, i0, i1);
-    }
-    return;
-  }
-  const int64_t Kg = s.K_per_group(), Cg = s.C_per_group();
-  if (s.stride_w == 1) {  // the SIMD thin kernel: tasks (image, group, block of kThinBlock channels)
-    const int64_t blocks = (Kg + kThinBlock - 1) / kThinBlock, tasks = s.N * s.groups * blocks;
-#pragma omp parallel for schedule(dynamic) num_threads(threads_for(tasks))
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t n = task / (s.groups * blocks), g = task / blocks % s.groups;
-      const int64_t k0 = g * Kg + task % blocks * kThinBlock, kb = std::min<int64_t>(kThinBlock, (g + 1) * Kg - k0);
-      for (int64_t p = 0; p < s.P; ++p) {
-        simd.thin(s, x + n * s.C * s.H * s.W, w, bias, k0, kb, g * Cg, p, y + n * s.K * s.P * s.Q);
-      }
-    }
-    return;
-  }
-  const int64_t blocks_per_group = (Kg + kBlockK - 1) / kBlockK;
-  const int64_t tasks = s.N * s.groups * blocks_per_group;
 #pragma omp parallel num_threads(threads_for(tasks))
-  {
-    std::vector<T> acc(kBlockK * s.Q);
+    {
+      std::vector<T> buf(plan.padded ? Cg * plan.rows * plan.Wp : 0);
+      int64_t copied = -1;  // the (n, g, chunk) in buf
 #pragma omp for schedule(dynamic)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t n = task / (s.groups * blocks_per_group), rest = task % (s.groups * blocks_per_group);
-      const int64_t g = rest / blocks_per_group;
-      const int64_t k0 = g * Kg + rest % blocks_per_group * kBlockK;
-      const int64_t kb = std::min<int64_t>(kBlockK, (g + 1) * Kg - k0);
-      const T* x_n = x + n * s.C * s.H * s.W;
-      T* y_n = y + n * s.K * s.P * s.Q;
-      for (int64_t p = 0; p < s.P; ++p) {
-        if (kb == kBlockK) {
-          conv_row<T, kBlockK>(s, x_n, w, bias, k0, g * Cg, p, acc.data(), y_n);
-        } else {
-          for (int64_t k = k0; k < k0 + kb; ++k) conv_row<T, 1>(s, x_n, w, bias, k, g * Cg, p, acc.data(), y_n);
+      for (int64_t task = 0; task < tasks; ++task) {
+        const int64_t b = task % blocks, ngc = task / blocks, chunk = ngc % chunks, g = ngc / chunks % s.groups;
+        const int64_t n = ngc / (chunks * s.groups);
+        const int64_t i0 = chunk * kPixelsPerTask, i1 = std::min(PQ, i0 + kPixelsPerTask);
+        const T* src = x + (n * s.C + g * Cg) * s.H * s.W;
+        int64_t shift = 0;
+        if (plan.padded) {
+          if (copied != ngc) copy_padded_rows(s, plan, x + n * s.C * s.H * s.W, g, i0, i1, buf.data());
+          copied = ngc;
+          src = buf.data();
+          shift = i0 / s.Q * s.stride_h * plan.Wp;
         }
+        const int64_t k0 = g * Kg + b * 2 * L, kb = std::min<int64_t>(2 * L, (g + 1) * Kg - k0);
+        const int nv = static_cast<int>(std::min<int64_t>(2, vectors - 2 * b));
+        simd.task(plan, src, shift, wp.data() + (g * vectors * L + b * 2 * L) * taps, nv, kb,
+                  bias ? bias + k0 : nullptr, PQ, i0, i1, y + (n * s.K + k0) * PQ);
       }
+    }
+    return;
+  }
+  // The thin kernel: tasks (image, group, block of kThinBlock channels).
+  const int64_t Kg = s.K_per_group(), Cg = s.C_per_group();
+  const int64_t blocks = (Kg + kThinBlock - 1) / kThinBlock, tasks = s.N * s.groups * blocks;
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(tasks))
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t n = task / (s.groups * blocks), g = task / blocks % s.groups;
+    const int64_t k0 = g * Kg + task % blocks * kThinBlock, kb = std::min<int64_t>(kThinBlock, (g + 1) * Kg - k0);
+    for (int64_t p = 0; p < s.P; ++p) {
+      simd.thin(s, x + n * s.C * s.H * s.W, w, bias, k0, kb, g * Cg, p, y + n * s.K * s.P * s.Q);
     }
   }
 }

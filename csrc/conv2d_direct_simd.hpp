@@ -3,15 +3,20 @@
 // CK_VEC_BYTES set (16, 32, 64) and only the AVX files get AVX flags. Everything here sits in an anonymous
 // namespace; the including file hands out kDirectTable.
 //
-// A register tile is KV = 2 vectors of output channels x QB output pixels of one image. Each tap
-// (c, r, t) loads the KV weights w[k0.., c, r, t] once and broadcasts the QB input values under the tile's
-// pixels against them: 2*QB multiply-adds per 2 + QB loads. This is what few-input-channel layers need
-// (LeNet, AlexNet conv1), where im2col's GEMM is too thin.
+// A register tile is NV vectors of output channels (NV = 2, or 1 for the last block of a group with an odd
+// number of vectors: K/g = 16 on AVX-512 would otherwise leave half of a 2-vector block empty) x QB output
+// pixels of one image (QB = kQB for 2 vectors, 2 kQB for 1: the same number of accumulators). Each tap
+// (c, r, t) loads the NV weights w[k0.., c, r, t] once and broadcasts the QB input values under the tile's
+// pixels against them: NV*QB multiply-adds per NV + QB loads (at 1 vector, taps side by side in a row go in
+// pairs: tile_taps). This is what few-input-channel layers need (LeNet, AlexNet conv1), where im2col's
+// GEMM is too thin.
 //
-// Pixels come in two lists made once per call (DirectPlan): interior pixels, all of whose taps lie inside
-// the image, so the input under tap k of pixel j is x_c0[base[j] + tap_offset[k]] with no check, taken
-// QB at a time in any order (rows need not be whole); and border pixels, one at a time with checks.
-// Weights come pre-packed: wp[((g * blocks + b) * C/g + c) * R*S + r*S + t][KV] (zero past K/g).
+// Every pixel goes through the tiles, QB consecutive pixels j = p*Q + q at a time (rows need not be whole):
+// the input under tap k of pixel j is src[pos[j] - shift + tap_offset[k]] with no check, where src is the
+// image itself (a layer without padding) or a zero-padded copy of the rows a chunk of pixels needs
+// (DirectPlan, conv2d_direct.cpp).
+// Weights come pre-packed, per group g, in blocks of 2 vectors of channels and a last block of 1 when the
+// group's vectors are odd: block b of NV vectors holds wp_b[tap][NV * lanes] (zero past K/g).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -34,81 +39,93 @@ struct Simd {
   }
 };
 
-constexpr int kQB = CK_VEC_BYTES == 64 ? 12 : 6;  // output pixels per register tile
+constexpr int kQB = CK_VEC_BYTES == 64 ? 12 : 6;  // output pixels per register tile of 2 vectors
 
-// Stores tile column i (pixel j) of channels [k0, k0 + kb) with bias.
-template <typename T, typename V>
-inline void store_pixel(const V& a0, const V& a1, int64_t kb, int64_t k0, const T* bias, int64_t PQ, int64_t j,
-                        T* y_n) {
-  constexpr int L = Simd<T>::lanes;
-  for (int64_t k = 0; k < kb; ++k) {
-    y_n[(k0 + k) * PQ + j] = (k < L ? a0[k] : a1[k - L]) + (bias ? bias[k0 + k] : T(0));
-  }
-}
-
-// Output channels per weight block on this ISA (2 vectors).
+// Output channels per weight block of 2 vectors on this ISA.
 template <typename T>
 constexpr int64_t direct_block_channels() {
   return 2 * Simd<T>::lanes;
 }
 
-// Pixels [i0, i1) of the plan's interior list then border list (indices past the interior count run on
-// into the border list), for channel block b of group g of image n.
-template <typename T>
-void direct_kvec_task(const Conv2dShape& s, const DirectPlan& plan, const T* x, const T* wp, const T* bias, T* y,
-                      int64_t n, int64_t g, int64_t b, int64_t i0, int64_t i1) {
+// acc[v][u] = the sum over taps k of the weights wp_b[k][v] times the input under tap k of tile pixel u,
+// xb[u][tap_offset[k]], taken in tap order. Contiguous: the QB pixels' inputs lie side by side (xb[u] =
+// xb[0] + u, a stretch of one row at stride_w 1), reached from one pointer instead of QB; then with one
+// vector of channels, two taps side by side in the row (t and t + 1, dilation 1) go together: each of the
+// QB + 1 inputs loaded serves pixel u at tap t and pixel u - 1 at tap t + 1, 2 multiply-adds per load
+// instead of 1 (each accumulator still takes its taps in order, so the sums are the same to the bit).
+template <typename T, int NV, int QB, bool Contiguous>
+inline void tile_taps(const T* const* xb, const int64_t* tap_offset, int64_t taps, const T* wp_b,
+                      typename Simd<T>::vec (&acc)[NV][QB]) {
   using V = typename Simd<T>::vec;
-  constexpr int L = Simd<T>::lanes, KV = 2 * L;
-  const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), blocks = (Kg + KV - 1) / KV;
-  const int64_t taps = Cg * s.R * s.S, PQ = s.P * s.Q;
-  const int64_t k0 = g * Kg + b * KV, kb = std::min<int64_t>(KV, (g + 1) * Kg - k0);
-  const T* wp_b = wp + (g * blocks + b) * taps * KV;
-  const T* x_g = x + (n * s.C + g * Cg) * s.H * s.W;
-  T* y_n = y + n * s.K * PQ;
-  const int64_t* tap_offset = plan.tap_offset.data();
-  const int64_t interior = static_cast<int64_t>(plan.interior.size());
-
-  // Interior pixels, QB at a time (a short last tile repeats its last pixel and drops the copies).
-  for (int64_t i = i0; i < std::min(i1, interior); i += kQB) {
-    const int nq = static_cast<int>(std::min<int64_t>(kQB, std::min(i1, interior) - i));
-    const T* xb[kQB];
-    for (int u = 0; u < kQB; ++u) xb[u] = x_g + plan.interior[i + std::min(u, nq - 1)].base;
-    V acc0[kQB], acc1[kQB];
-    for (int u = 0; u < kQB; ++u) acc0[u] = acc1[u] = V{};
-    for (int64_t k = 0; k < taps; ++k) {
-      const V w0 = Simd<T>::load(wp_b + k * KV), w1 = Simd<T>::load(wp_b + k * KV + L);
-      const int64_t off = tap_offset[k];
-#pragma GCC unroll 16
-      for (int u = 0; u < kQB; ++u) {
-        const T xv = xb[u][off];
-        acc0[u] += w0 * xv;
-        acc1[u] += w1 * xv;
-      }
-    }
-    for (int u = 0; u < nq; ++u) store_pixel(acc0[u], acc1[u], kb, k0, bias, PQ, plan.interior[i + u].pixel, y_n);
+  constexpr int L = Simd<T>::lanes;
+  for (int v = 0; v < NV; ++v) {
+    for (int u = 0; u < QB; ++u) acc[v][u] = V{};
   }
-
-  // Border pixels, one at a time, loading 0 for taps outside the image.
-  for (int64_t i = std::max(i0, interior); i < i1; ++i) {
-    const int64_t j = plan.border[i - interior];
-    const int64_t ih0 = j / s.Q * s.stride_h - s.pad_top, iw0 = j % s.Q * s.stride_w - s.pad_left;
-    V a0 = V{}, a1 = V{};
-    for (int64_t c = 0; c < Cg; ++c) {
-      for (int64_t r = 0; r < s.R; ++r) {
-        const int64_t ih = ih0 + r * s.dil_h;
-        if (ih < 0 || ih >= s.H) continue;
-        const T* x_row = x_g + c * s.H * s.W + ih * s.W;
-        const T* w_rs = wp_b + ((c * s.R + r) * s.S) * KV;
-        for (int64_t t = 0; t < s.S; ++t) {
-          const int64_t iw = iw0 + t * s.dil_w;
-          if (iw < 0 || iw >= s.W) continue;
-          const T xv = x_row[iw];
-          a0 += Simd<T>::load(w_rs + t * KV) * xv;
-          a1 += Simd<T>::load(w_rs + t * KV + L) * xv;
+  const T* x0 = xb[0];
+  for (int64_t k = 0; k < taps; ++k) {
+    if constexpr (Contiguous && NV == 1) {
+      if (k + 1 < taps && tap_offset[k + 1] == tap_offset[k] + 1) {
+        const V w0 = Simd<T>::load(wp_b + k * L), w1 = Simd<T>::load(wp_b + (k + 1) * L);
+        const T* xk = x0 + tap_offset[k];
+        acc[0][0] += w0 * xk[0];
+#pragma GCC unroll 32
+        for (int u = 1; u < QB; ++u) {
+          const T xv = xk[u];
+          acc[0][u] += w0 * xv;
+          acc[0][u - 1] += w1 * xv;
         }
+        acc[0][QB - 1] += w1 * xk[QB];
+        ++k;
+        continue;
       }
     }
-    store_pixel(a0, a1, kb, k0, bias, PQ, j, y_n);
+    V wv[NV];
+    for (int v = 0; v < NV; ++v) wv[v] = Simd<T>::load(wp_b + (k * NV + v) * L);
+    const int64_t off = tap_offset[k];
+#pragma GCC unroll 32
+    for (int u = 0; u < QB; ++u) {
+      const T xv = Contiguous ? x0[off + u] : xb[u][off];
+      for (int v = 0; v < NV; ++v) acc[v][u] += wv[v] * xv;
+    }
+  }
+}
+
+// Pixels [i0, i1) of one channel block of NV vectors (its kb channels' outputs at y_k[k * PQ + j]) from the
+// block's packed weights wp_b (plan: pixel positions and tap offsets in src).
+template <typename T, int NV>
+void direct_tiles(const DirectPlan& plan, const T* src, int64_t shift, const T* wp_b, int64_t kb, const T* bias_k,
+                  int64_t PQ, int64_t i0, int64_t i1, T* y_k) {
+  using V = typename Simd<T>::vec;
+  constexpr int L = Simd<T>::lanes, QB = NV == 2 ? kQB : 2 * kQB;
+  const int64_t taps = static_cast<int64_t>(plan.tap_offset.size());
+  const int64_t* tap_offset = plan.tap_offset.data();
+  // QB pixels at a time (a short last tile repeats its last pixel and drops the copies).
+  for (int64_t i = i0; i < i1; i += QB) {
+    const int nq = static_cast<int>(std::min<int64_t>(QB, i1 - i));
+    const T* xb[QB];
+    for (int u = 0; u < QB; ++u) xb[u] = src + (plan.pos[i + std::min(u, nq - 1)] - shift);
+    V acc[NV][QB];
+    const bool contiguous = nq == QB && plan.pos[i + QB - 1] - plan.pos[i] == QB - 1;
+    if (contiguous) {
+      tile_taps<T, NV, QB, true>(xb, tap_offset, taps, wp_b, acc);
+    } else {
+      tile_taps<T, NV, QB, false>(xb, tap_offset, taps, wp_b, acc);
+    }
+    for (int64_t k = 0; k < kb; ++k) {
+      const T bk = bias_k ? bias_k[k] : T(0);
+      T* y_row = y_k + k * PQ + i;
+      for (int u = 0; u < nq; ++u) y_row[u] = acc[k / L][u][k % L] + bk;
+    }
+  }
+}
+
+template <typename T>
+void direct_task(const DirectPlan& plan, const T* src, int64_t shift, const T* wp_b, int vectors, int64_t kb,
+                 const T* bias_k, int64_t PQ, int64_t i0, int64_t i1, T* y_k) {
+  if (vectors == 2) {
+    direct_tiles<T, 2>(plan, src, shift, wp_b, kb, bias_k, PQ, i0, i1, y_k);
+  } else {
+    direct_tiles<T, 1>(plan, src, shift, wp_b, kb, bias_k, PQ, i0, i1, y_k);
   }
 }
 
@@ -201,7 +218,7 @@ void thin_row(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int
 static_assert(kThinBlock == 8, "thin_row instantiates blocks of 1 to 8 channels");
 
 const DirectKernels kDirectTable = {direct_block_channels<float>(), direct_block_channels<double>(),
-                                    &direct_kvec_task<float>,       &direct_kvec_task<double>,
+                                    &direct_task<float>,            &direct_task<double>,
                                     &thin_row<float>,               &thin_row<double>};
 
 }  // namespace

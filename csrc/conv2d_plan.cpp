@@ -18,19 +18,25 @@ namespace {
 //   best layers, so FFT is chosen where it clearly wins (large kernels, and 5x5 with many channels: its work
 //   hardly grows with R*S, theirs grows linearly).
 // - A pointwise convolution is a plain GEMM on x itself.
-// - The direct kernel keeps a tile of output channels x pixels in registers and reads the input in place,
-//   so it wins unless the GEMM is deep ((C/g)*R*S >= 512) and wide (K/g >= 32): then im2col's GEMM reuses
-//   each packed panel across enough rows to pay for packing it (AlexNet conv3, VGG).
-// - A window of at most 32 taps ((C/g)*R*S) with fewer output channels than half a weight block runs direct's
-//   thin kernel (stride_w 1).
-// - Except for a shallow window at stride 1 ((C/g)*R*S <= kShallowDepth) whose output channels leave the
-//   direct kernel's last weight block part empty: its per-tile costs (the scattered stores of the tile to
-//   NCHW) then weigh on few taps, and a stride-1 patch packs as plain row copies. Measured, 2 threads,
-//   direct / im2col: LeNet conv1 1.65, C5 97x89 K11/K13/K19/K24 3x3 1.14-1.51, C8 64x64 K11 3x3 1.22,
-//   K20 5x5 1.19, C16 32x32 K6 1.74; at depth 288 (C32 K40 3x3) 0.95; LeNet conv2 (K = 16, full) 0.5.
+// - The direct kernel keeps a tile of output channels x pixels in registers and reads the input in place
+//   (or a padded copy of a few rows), so it wins unless a group's weights outgrow the caches
+//   (K/g * (C/g)*R*S elements over kDirectWeightBytes, with a deep ((C/g)*R*S >= 512) and wide (K/g >= 32)
+//   GEMM): it streams every weight once per chunk of at most 240 output pixels, while im2col's GEMM reuses
+//   each packed panel across the whole batch. Measured, 1 thread, f32, AVX-512, direct / im2col (before the
+//   direct kernel tiled its border and filled its blocks for small K/g, in brackets): C 512 14x14 K 512 3x3
+//   (9 MiB of weights) 1.05-1.20 (1.78), 7x7 1.51; AlexNet conv3 (C 256 13x13 K 384, 3.4 MiB) 0.94-1.02
+//   (1.89); C 384 13x13 K 256 0.95; C 256 14x14 K 256 0.84-0.87 (1.41); C 128 16x16 K 64 0.67 (1.11);
+//   C 64 28x28 K 32 0.53.
+//   Every other layer runs direct, few output channels included (LeNet conv1, C 1 K 6 5x5, direct / im2col
+//   0.40-0.48, its thin kernel; C 3 97x89 K 8 3x3 0.97).
+// - (A shallow window at stride 1 whose output channels left the direct kernel's last weight block part
+//   empty went to im2col while direct ran its border one pixel at a time. Now, 1 thread, direct / im2col:
+//   C5 97x89 K11/K13/K19/K24 3x3 0.95/0.80/1.03/0.85 (before 1.77/1.60/1.37/1.30), C8 64x64 K11 3x3 0.72
+//   (2.60), K20 5x5 0.71 (1.23), C16 32x32 K6 0.66 (1.85), C32 K40 3x3 0.80 (2.33), C4 32x32 K24 3x3
+//   unpadded 0.69: direct.)
 constexpr double kSpatialGflops = 40;
 constexpr int64_t kWinogradMinChannels = 16;
-constexpr int64_t kShallowDepth = 256;
+constexpr int64_t kDirectWeightBytes = int64_t(4) << 20;
 
 // The cost model's algorithm; *fft is the FFT plan it weighed, when it weighed one.
 ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2dFftPlan* fft, bool* have_fft) {
@@ -56,20 +62,9 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2dFftP
     if (fft->cost < spatial_ns) return ConvAlgo::fft;
   }
   if (s.is_pointwise() && s.K_per_group() >= 4) return ConvAlgo::im2col;
-  // im2col once the GEMM is deep and wide enough to amortise packing its B panels (measured crossover).
+  // im2col once the GEMM is deep and wide enough and a group's weights outgrow the caches (measured above).
   const int64_t depth = s.C_per_group() * s.R * s.S;
-  if (depth >= 512 && s.K_per_group() >= 32) return ConvAlgo::im2col;
-  // A window of a few taps with few output channels runs direct's thin kernel, vectorised along the rows:
-  // LeNet conv1 (C 1, K 6, 5x5) direct 0.39, im2col 0.81 ms; at depth 45 (C 5, K 11, 3x3) im2col wins,
-  // 0.34 against 0.72 (2 threads).
-  if (s.stride_w == 1 && s.K_per_group() < conv2d_direct_block_channels(elem_bytes) / 2 && depth <= 32) {
-    return ConvAlgo::direct;
-  }
-  // (The rule was measured with blocks of 2 vectors of 8 floats. With AVX-512's blocks of 2 x 16 a K/g of
-  // whole vectors runs direct: LeNet conv2, K 16, 1 thread, direct 0.55 ms, im2col 1.15 ms.)
-  const int64_t KV = std::min<int64_t>(conv2d_direct_block_channels(elem_bytes), 64 / elem_bytes);
-  if (s.stride_h == 1 && s.stride_w == 1 && depth <= kShallowDepth && s.K_per_group() >= 2 &&
-      s.K_per_group() % KV != 0) {
+  if (depth >= 512 && s.K_per_group() >= 32 && s.K_per_group() * depth * elem_bytes > kDirectWeightBytes) {
     return ConvAlgo::im2col;
   }
   return ConvAlgo::direct;

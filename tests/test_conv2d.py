@@ -140,13 +140,22 @@ def test_conv2d_random_geometry(backend, algo, geo, use_f64, seed):
 
 
 # ---- direct: outputs that border the padding ----------------------------------
-# The SIMD direct kernel runs interior outputs in register tiles and border outputs one at a time with
-# checks: large and small padded images, asymmetric, dilated and strided, both kinds in one call.
+# The SIMD direct kernel runs every output in register tiles; a padded layer's tiles read, per chunk of
+# 240 consecutive outputs, a zero-padded copy of the input rows the chunk needs: large and small padded
+# images, asymmetric, dilated and strided; chunks that start mid-row (37 x 29 outputs), an image one column
+# wide (a chunk of 240 rows), padding on one side only (bottom, or right), stride above the kernel with
+# padding, padding wider than a tap reaches.
 DIRECT_BORDER_CASES = {
     "large_image_pad1": ((1, 3, 96, 90), (16, 3, 3, 3), dict(padding=1)),
     "large_asym_dilated": ((2, 2, 131, 151), (17, 2, 3, 3), dict(padding=((2, 0), (1, 3)), dilation=2)),
     "small_image_pad2": ((2, 5, 11, 9), (16, 5, 5, 5), dict(padding=2)),
     "small_asym_strided": ((3, 4, 13, 10), (9, 4, 3, 4), dict(padding=((0, 2), (3, 1)), stride=(2, 3))),
+    "chunks_mid_row": ((2, 3, 37, 29), (20, 3, 5, 5), dict(padding=2)),
+    "one_column": ((1, 2, 300, 1), (16, 2, 3, 3), dict(padding=1)),
+    "pad_bottom_only": ((2, 3, 20, 18), (16, 3, 3, 3), dict(padding=((0, 3), (0, 0)))),
+    "pad_right_only": ((2, 3, 18, 20), (16, 3, 3, 2), dict(padding=((0, 0), (0, 1)), dilation=(1, 4))),
+    "stride_over_kernel": ((2, 4, 29, 31), (24, 4, 3, 3), dict(padding=2, stride=(5, 4))),
+    "pad_past_taps": ((1, 3, 9, 8), (16, 3, 2, 2), dict(padding=((3, 4), (5, 2)), stride=3)),
 }
 
 
@@ -157,15 +166,45 @@ def test_conv2d_direct_border_outputs(backend, dtype, rng, case):
     assert_close(run_conv(backend, x, w, b, algo="direct", **kw), reference.conv2d(x, w, b, **kw), dtype)
 
 
-# ---- direct: the thin path (fewer output channels per group than half a weight block) ---------------
-# With stride_w 1 it tiles each output row in vectors of up to 32 bytes (the last tile overlapping), and
-# runs the columns next to the padding, and rows too short for a tile, one at a time; blocks of up to 8
-# channels (13 = 8 + 5). Rows of 28, 14 and 9 columns, padding, dilation along w, groups, stride along h.
+# ---- direct: blocks of output channels -----------------------------------------
+# The tiles hold 2 vectors of output channels, or 1 for the last block of a group with an odd number of
+# vectors (4, 8 or 16 lanes per ISA): K/g of 40 (AVX-512: 2 + 1 vectors, AVX2: 2 + 2 + 1), 24, 13 and 5
+# (below a vector: one partly empty block) with groups; at stride_w > 1 any K/g runs the tiles, 1 to 3
+# (depthwise included). Batch above the thread count. Rows wide enough for whole tiles inside one row at
+# 1 vector, where taps side by side go in pairs: even and odd S (a tap left over), and dilation along w
+# (no pairs).
+DIRECT_BLOCK_CASES = {
+    "k40_groups2": ((2, 6, 15, 17), (80, 3, 3, 3), dict(groups=2, padding=1)),
+    "k24": ((5, 3, 12, 11), (24, 3, 4, 3), dict(padding=(2, 1))),
+    "k13_stride2": ((3, 7, 21, 19), (13, 7, 5, 5), dict(stride=2, padding=2)),
+    "k5_groups_stride2": ((2, 6, 16, 15), (10, 3, 3, 3), dict(groups=2, stride=(1, 2), padding=1)),
+    "k1_stride2": ((2, 3, 13, 18), (1, 3, 3, 3), dict(stride=2, padding=(0, 1))),
+    "k3_stride_w3_dilated": ((2, 2, 17, 25), (3, 2, 3, 3), dict(stride=(1, 3), dilation=2, padding=1)),
+    "depthwise_stride2": ((5, 8, 14, 13), (8, 1, 3, 3), dict(groups=8, stride=2, padding=1)),
+    "k8_wide_rows_even_s": ((2, 3, 9, 61), (8, 3, 3, 4), dict(padding=(1, 2))),
+    "k16_wide_rows_odd_s": ((1, 4, 7, 50), (16, 4, 2, 5), dict(padding=2)),
+    "k8_wide_rows_dilated_w": ((1, 2, 6, 60), (8, 2, 3, 3), dict(dilation=(1, 2))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DIRECT_BLOCK_CASES))
+def test_conv2d_direct_channel_blocks(backend, dtype, rng, case):
+    xs, ws, kw = DIRECT_BLOCK_CASES[case]
+    x, w, b = make(rng, xs, ws, dtype, True)
+    assert_close(run_conv(backend, x, w, b, algo="direct", **kw), reference.conv2d(x, w, b, **kw), dtype)
+    assert_close(run_conv(backend, x, w, None, algo="direct", **kw), reference.conv2d(x, w, None, **kw), dtype)
+
+
+# ---- direct: the thin path (stride_w 1, one input and fewer output channels per group than a vector) --
+# With stride_w 1, for fewer output channels than a vector and one input channel per group, it tiles each
+# output row in vectors of up to 32 bytes (the last tile overlapping), and runs the columns next to the
+# padding, and rows too short for a tile, one at a time; blocks of up to 8 channels (13 = 8 + 5). Rows of
+# 28, 14 and 9 columns, padding, dilation along w, groups, stride along h.
 DIRECT_THIN_CASES = {
     "lenet_conv1": ((3, 1, 32, 32), (6, 1, 5, 5), dict()),
-    "k13_padded": ((2, 3, 17, 30), (13, 3, 3, 3), dict(padding=((1, 2), (2, 1)))),
-    "k1_dilated_w": ((2, 2, 12, 40), (1, 2, 3, 4), dict(dilation=(1, 3), padding=(1, 4))),
-    "groups_k2_stride_h": ((2, 6, 19, 23), (6, 2, 3, 3), dict(groups=3, stride=(2, 1), padding=1)),
+    "k13_padded": ((2, 3, 17, 30), (39, 1, 3, 3), dict(padding=((1, 2), (2, 1)), groups=3)),
+    "k1_dilated_w": ((2, 1, 12, 40), (1, 1, 3, 4), dict(dilation=(1, 3), padding=(1, 4))),
+    "groups_k2_stride_h": ((2, 3, 19, 23), (6, 1, 3, 3), dict(groups=3, stride=(2, 1), padding=1)),
     "depthwise_wide": ((1, 4, 9, 37), (4, 1, 3, 5), dict(groups=4, padding=(1, 2))),
 }
 
