@@ -28,16 +28,10 @@
 namespace ck {
 namespace {
 
+#include "simd_vec.hpp"
+
 template <typename T>
-struct Simd {
-  static constexpr int lanes = CK_VEC_BYTES / sizeof(T);
-  typedef T vec __attribute__((vector_size(CK_VEC_BYTES)));
-  static vec load(const T* p) {
-    vec v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-  }
-};
+using Simd = SimdVec<T, CK_VEC_BYTES>;
 
 constexpr int kQB = CK_VEC_BYTES == 64 ? 12 : 6;  // output pixels per register tile of 2 vectors
 
@@ -55,8 +49,8 @@ constexpr int64_t direct_block_channels() {
 // instead of 1 (each accumulator still takes its taps in order, so the sums are the same to the bit).
 template <typename T, int NV, int QB, bool Contiguous>
 inline void tile_taps(const T* const* xb, const int64_t* tap_offset, int64_t taps, const T* wp_b,
-                      typename Simd<T>::vec (&acc)[NV][QB]) {
-  using V = typename Simd<T>::vec;
+                      typename Simd<T>::V (&acc)[NV][QB]) {
+  using V = typename Simd<T>::V;
   constexpr int L = Simd<T>::lanes;
   for (int v = 0; v < NV; ++v) {
     for (int u = 0; u < QB; ++u) acc[v][u] = V{};
@@ -95,7 +89,7 @@ inline void tile_taps(const T* const* xb, const int64_t* tap_offset, int64_t tap
 template <typename T, int NV>
 void direct_tiles(const DirectPlan& plan, const T* src, int64_t shift, const T* wp_b, int64_t kb, const T* bias_k,
                   int64_t PQ, int64_t i0, int64_t i1, T* y_k) {
-  using V = typename Simd<T>::vec;
+  using V = typename Simd<T>::V;
   constexpr int L = Simd<T>::lanes, QB = NV == 2 ? kQB : 2 * kQB;
   const int64_t taps = static_cast<int64_t>(plan.tap_offset.size());
   const int64_t* tap_offset = plan.tap_offset.data();
@@ -135,23 +129,13 @@ void direct_task(const DirectPlan& plan, const T* src, int64_t shift, const T* w
 // tap inside the image) go in whole tiles, the last one overlapping its predecessor rather than running
 // short (it recomputes some columns to the same values); the other columns one at a time.
 template <typename T>
-struct RowSimd {
-  static constexpr int bytes = CK_VEC_BYTES < 32 ? CK_VEC_BYTES : 32;
-  static constexpr int lanes = bytes / static_cast<int>(sizeof(T));
-  typedef T vec __attribute__((vector_size(bytes)));
-  static vec load(const T* p) {
-    vec v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-  }
-  static void store(T* p, const vec& v) { std::memcpy(p, &v, sizeof(v)); }
-};
+using RowSimd = SimdVec<T, (CK_VEC_BYTES < 32 ? CK_VEC_BYTES : 32)>;
 
 template <typename T, int KB>
 void thin_row_kb(const Conv2dShape& s, const T* x_n, const T* w, const T* bias, int64_t k0, int64_t c0, int64_t p,
                  T* y_n) {
   using R = RowSimd<T>;
-  using V = typename R::vec;
+  using V = typename R::V;
   constexpr int L = R::lanes;
   const int64_t Cg = s.C_per_group(), RS = s.R * s.S, CRS = Cg * RS, HW = s.H * s.W, PQ = s.P * s.Q;
   const int64_t ih0 = p * s.stride_h - s.pad_top;

@@ -13,10 +13,16 @@ namespace ck {
 namespace {
 
 // algo="auto", a first cost model that times nothing:
-// - FFT first, when the FFT plan's cost estimate (conv2d_fft.cpp, about ns of one core) is under the time the
-//   spatial algorithms would need at kSpatialGflops per core: a rate our spatial kernels reach only on their
-//   best layers, so FFT is chosen where it clearly wins (large kernels, and 5x5 with many channels: its work
-//   hardly grows with R*S, theirs grows linearly).
+// - Winograd first, for a 3x3 stride-1 layer with at least kWinogradMinChannels input and output channels
+//   per group (see its rule below).
+// - Then FFT, when the FFT plan's cost estimate (conv2d_fft.cpp, in the units of about 2 ns of one core on
+//   the AVX-512 machine, its constants kept for their ranking of transform sizes) is under the time the
+//   spatial algorithms would need at kSpatialGflops per core: fitted on the bench's layers and its kernel,
+//   odd, channels and image sweeps (1 thread, f32, AVX-512, after the direct kernel tiled its border): the
+//   pick within 10% of the faster of fft and spatial on every one of 33 cases at 65 to 80 (worst 1.06x), on
+//   85% at the 40 it was (alexnet-conv1 fft 1.11x direct, kernel-3 1.45x, odd-29c23 1.21x, image-16 1.25x),
+//   on 91% at 90 (channels-128 spatial 1.9x fft). FFT wins large kernels, and 5x5 with many channels: its
+//   work hardly grows with R*S, theirs grows linearly.
 // - A pointwise convolution is a plain GEMM on x itself.
 // - The direct kernel keeps a tile of output channels x pixels in registers and reads the input in place
 //   (or a padded copy of a few rows), so it wins unless a group's weights outgrow the caches
@@ -34,8 +40,9 @@ namespace {
 //   C5 97x89 K11/K13/K19/K24 3x3 0.95/0.80/1.03/0.85 (before 1.77/1.60/1.37/1.30), C8 64x64 K11 3x3 0.72
 //   (2.60), K20 5x5 0.71 (1.23), C16 32x32 K6 0.66 (1.85), C32 K40 3x3 0.80 (2.33), C4 32x32 K24 3x3
 //   unpadded 0.69: direct.)
-constexpr double kSpatialGflops = 40;
-constexpr int64_t kWinogradMinChannels = 16;
+constexpr double kSpatialGflops = 72;
+constexpr double kGradWeightSpatialGflops = 40;  // the weight gradient's rule (measured before the refit)
+constexpr int64_t kWinogradMinChannels = 48;
 constexpr int64_t kDirectWeightBytes = int64_t(4) << 20;
 
 // The cost model's algorithm; *fft is the FFT plan it weighed, when it weighed one.
@@ -43,19 +50,21 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2dFftP
   *have_fft = false;
   // Winograd F(4x4, 3x3) for a 3x3 stride-1 layer with at least kWinogradMinChannels input and output
   // channels per group: its products take 36 of direct's 144 multiplies per tile, and with that many channels
-  // they outweigh its transforms. Measured (float32, 1 thread), winograd / the best other algorithm: VGG
-  // conv3_2 0.48, AlexNet conv3 0.89, C = K = 64 at 224 x 224 0.87, C = K = 16 at 64 x 64 0.92, C 41 K 43 at
-  // 19 x 17 1.06; C 5 K 11 1.37. Its float32 error stays within the bound the README states.
+  // they outweigh its transforms. Measured (float32, 1 thread, padding 1), winograd / the faster of direct and
+  // im2col: VGG conv3_2 0.45, AlexNet conv3 0.61, C = K = 512 at 14 x 14 0.75, 128 at 28 x 28 0.69, 64 at
+  // 224 x 224 0.69, 64 at 56 x 56 and 32 x 32 0.88, 48 at 28 x 28 0.68; 32 at 16 x 16 0.89 but 32 at 56 x 56
+  // 1.15, 24 at 56 x 56 0.94, 16 at 32 x 32 1.09 and at 64 x 64 1.30, C 41 K 43 at 19 x 17 1.21. Its float32
+  // error stays within the bound the README states.
   if (s.N > 0 && conv2d_winograd_supported(s) && s.C_per_group() >= kWinogradMinChannels &&
       s.K_per_group() >= kWinogradMinChannels) {
     return ConvAlgo::winograd;
   }
   if (s.N > 0 && s.R * s.S > 1 && conv2d_fft_supported(s)) {
     const double flops = 2.0 * double(s.N * s.K * s.P * s.Q) * double(s.C_per_group() * s.R * s.S);
-    // With fewer output channels than one weight block, the spatial kernels leave that share of their
-    // vector lanes idle (direct) or run a GEMM of so few rows (im2col) that packing dominates.
-    const double lanes = std::clamp(double(s.K_per_group()) / double(conv2d_direct_block_channels(elem_bytes)),
-                                    0.25, 1.0);
+    // The direct kernel's blocks of output channels are whole vectors: K/g short of a multiple of a vector
+    // leaves that share of its lanes idle (and im2col's GEMM rows are as few).
+    const int64_t vector = conv2d_direct_block_channels(elem_bytes) / 2;
+    const double lanes = std::clamp(double(s.K_per_group()) / double(round_up(s.K_per_group(), vector)), 0.25, 1.0);
     const double spatial_ns = flops / (lanes * kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
     *fft = plan_conv2d_fft(s, elem_bytes);
     *have_fft = true;
@@ -90,7 +99,7 @@ ConvAlgo choose_grad_weight_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2
     const double lanes = std::clamp(double(s.K_per_group()) / double(conv2d_direct_block_channels(elem_bytes)),
                                     0.25, 1.0);
     const double rows = std::clamp(double(s.C_per_group() * s.R * s.S) / 256.0, 0.25, 1.0);  // GEMM's M
-    const double spatial_ns = flops / (lanes * rows * kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
+    const double spatial_ns = flops / (lanes * rows * kGradWeightSpatialGflops / (elem_bytes == 8 ? 2 : 1));
     *fft = plan_conv2d_fft(t, elem_bytes);
     *have_fft = true;
     if (fft->cost * double(s.groups) < spatial_ns) return ConvAlgo::fft;

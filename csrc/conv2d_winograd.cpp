@@ -97,6 +97,42 @@ Tiling make_tiling(const Conv2dShape& s, int m, int64_t nr, int64_t lanes, int64
   return t;
 }
 
+// Where tile t's outputs go: y[base + i * Q + j] of output channel 0 for i < rows, j < cols (cropped at the
+// image's edge), base = n * K * P * Q + p0 * Q + q0.
+struct TilePlace {
+  int64_t base;
+  int32_t rows, cols;
+};
+
+std::vector<TilePlace> tile_places(const Conv2dShape& s, int64_t m, int64_t TH, int64_t TW) {
+  std::vector<TilePlace> places(s.N * TH * TW);
+  for (int64_t t = 0; t < int64_t(places.size()); ++t) {
+    const int64_t n = t / (TH * TW), p0 = t % (TH * TW) / TW * m, q0 = t % TW * m;
+    places[t] = {n * s.K * s.P * s.Q + p0 * s.Q + q0, int32_t(std::min(m, s.P - p0)), int32_t(std::min(m, s.Q - q0))};
+  }
+  return places;
+}
+
+// Stores the output tiles of `lanes` lanes, yt[(i * M + j) * L + l] for tile place[l], into y_k (y at output
+// channel k).
+template <typename T, int M>
+void store_tiles(const T* yt, int64_t L, int64_t lanes, const TilePlace* place, T* y_k, int64_t Q) {
+  for (int64_t l = 0; l < lanes; ++l) {
+    T* o = y_k + place[l].base;
+    if (place[l].rows == M && place[l].cols == M) {
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 4
+        for (int j = 0; j < M; ++j) o[i * Q + j] = yt[(i * M + j) * L + l];
+      }
+      continue;
+    }
+    for (int i = 0; i < place[l].rows; ++i) {
+      for (int j = 0; j < place[l].cols; ++j) o[i * Q + j] = yt[(i * M + j) * L + l];
+    }
+  }
+}
+
 // U's layout: U[(g * E + e) * u_stride + (p * Cg + c) * mr + i] = (G w[k, c] G^T)[e] for output channel
 // k = g * Kg + p * mr + i (0 past Kg): per point e, the GEMM's A panels of mr output channels. Its E matrices
 // lie one cache line further apart than their size (a transform writes all E at once: see V and M in run).
@@ -180,7 +216,7 @@ void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* 
   if (nr % L != 0) throw std::logic_error("conv2d_winograd: GEMM strip not a whole number of vectors");
   const Tiling tl = make_tiling(s, m, nr, L, sizeof(T));
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), E = tl.E, alpha = tl.alpha;
-  const int64_t panels = ceil_div(Kg, mr), HW = s.H * s.W, PQ = s.P * s.Q, TT = tl.TH * tl.TW;
+  const int64_t panels = ceil_div(Kg, mr), HW = s.H * s.W, PQ = s.P * s.Q;
 
   const int64_t us = u_stride(s, mr, sizeof(T));
   std::optional<Workspace<T>> scratch;
@@ -199,6 +235,7 @@ void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* 
   T* const Mb = V + E * (Cg * tl.cols + kLine);
   T* const XP = Mb + E * (Kg * tl.cols + kLine);
   const int64_t xp_row = tl.alpha * tl.Wp;
+  const std::vector<TilePlace> places = tile_places(s, m, tl.TH, tl.TW);
   // Each lane's tile in XP, for a full chunk then for the last one: lanes past its tiles point at tile 0.
   const int64_t last_count = (s.N * tl.TH - (tl.chunks - 1) * tl.rows) * tl.TW;
   std::vector<int32_t> offsets(2 * tl.cols);
@@ -277,15 +314,11 @@ void run(const Conv2dShape& s, int m, const T* x, const T* w, const T* bias, T* 
           if (j0 >= count) continue;
           const int64_t kk = g * Kg + k;
           tr.tf.output(Mb + k * cols + j0, m_stride, bias ? bias[kk] : T(0), yt);
-          const int64_t lanes = std::min(L, count - j0);
-          for (int64_t l = 0; l < lanes; ++l) {
-            const int64_t t = t0 + j0 + l;
-            const int64_t n = t / TT, p0 = t % TT / tl.TW * m, q0 = t % tl.TW * m;
-            T* y_k = y + (n * s.K + kk) * PQ;
-            const int64_t pe = std::min<int64_t>(m, s.P - p0), qe = std::min<int64_t>(m, s.Q - q0);
-            for (int64_t i = 0; i < pe; ++i) {
-              for (int64_t j = 0; j < qe; ++j) y_k[(p0 + i) * s.Q + q0 + j] = yt[(i * m + j) * L + l];
-            }
+          const TilePlace* place = places.data() + t0 + j0;
+          if (m == 2) {
+            store_tiles<T, 2>(yt, L, std::min(L, count - j0), place, y + kk * PQ, s.Q);
+          } else {
+            store_tiles<T, 4>(yt, L, std::min(L, count - j0), place, y + kk * PQ, s.Q);
           }
         }
       }
