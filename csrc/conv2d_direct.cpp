@@ -17,6 +17,8 @@
 // 2.0-3.3; C 16 3x3 K 2/3/4: 1.0/0.8/1.3. At stride 2 the tiles run any K/g: C 7 61x59 5x5 K 1/2/4/6
 // 0.72/0.39/0.36/0.20 (the scalar row kernel they replaced: 0.23-0.72 likewise); depthwise 3x3 stride 2
 // (C 32, 56 x 56): 0.95.
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include "threads.hpp"
 #include "conv2d_direct_kernels.hpp"
 #include "isa_dispatch.hpp"
+#include "workspace.hpp"
 
 namespace ck {
 
@@ -122,6 +125,11 @@ std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t lan
   return wp;
 }
 
+// Elements of one thread's padded rows (0 for an unpadded layer, read in place).
+int64_t padded_rows_elements(const Conv2dShape& s, const DirectPlan& plan) {
+  return plan.padded ? s.C_per_group() * plan.rows * plan.Wp : 0;
+}
+
 // Whether the tiles run the layer (L lanes), else the thin kernel: see the file's header.
 bool direct_simd_path(const Conv2dShape& s, int64_t L) {
   const int64_t Kg = s.K_per_group();
@@ -130,6 +138,16 @@ bool direct_simd_path(const Conv2dShape& s, int64_t L) {
 }
 
 }  // namespace
+
+int64_t conv2d_direct_workspace(const Conv2dShape& s, int64_t elem_bytes) {
+  if (s.N == 0 || s.P * s.Q == 0) return 0;
+  const int64_t L = conv2d_direct_block_channels(elem_bytes) / 2;
+  if (!direct_simd_path(s, L)) return 0;
+  const int64_t vectors = (s.K_per_group() + L - 1) / L, taps = s.C_per_group() * s.R * s.S;
+  const int64_t chunks = (s.P * s.Q + kPixelsPerTask - 1) / kPixelsPerTask, blocks = (vectors + 1) / 2;
+  const int threads = threads_for(s.N * s.groups * chunks * blocks);
+  return elem_bytes * (s.groups * vectors * L * taps + threads * padded_rows_elements(s, make_direct_plan(s)));
+}
 
 int64_t conv2d_direct_block_channels(int64_t elem_bytes) {
   return elem_bytes == 4 ? direct_simd<float>().block_channels : direct_simd<double>().block_channels;
@@ -152,9 +170,12 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
     // for AlexNet conv1 and VGG conv1_2, in an A/B within one process). A thread copies a chunk's padded
     // rows once for the blocks it runs of that chunk in a row.
     const int64_t tasks = s.N * s.groups * chunks * blocks;
-#pragma omp parallel num_threads(threads_for(tasks))
+    const int threads = threads_for(tasks);
+    const int64_t per_thread = padded_rows_elements(s, plan);
+    Workspace<T> bufs(per_thread * threads);  // each thread's padded rows, written before they are read
+#pragma omp parallel num_threads(threads)
     {
-      std::vector<T> buf(plan.padded ? Cg * plan.rows * plan.Wp : 0);
+      T* const buf = bufs.get() + int64_t(omp_get_thread_num()) * per_thread;
       int64_t copied = -1;  // the (n, g, chunk) in buf
 #pragma omp for schedule(dynamic)
       for (int64_t task = 0; task < tasks; ++task) {
@@ -164,9 +185,9 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
         const T* src = x + (n * s.C + g * Cg) * s.H * s.W;
         int64_t shift = 0;
         if (plan.padded) {
-          if (copied != ngc) copy_padded_rows(s, plan, x + n * s.C * s.H * s.W, g, i0, i1, buf.data());
+          if (copied != ngc) copy_padded_rows(s, plan, x + n * s.C * s.H * s.W, g, i0, i1, buf);
           copied = ngc;
-          src = buf.data();
+          src = buf;
           shift = i0 / s.Q * s.stride_h * plan.Wp;
         }
         const int64_t k0 = g * Kg + b * 2 * L, kb = std::min<int64_t>(2 * L, (g + 1) * Kg - k0);

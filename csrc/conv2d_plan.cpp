@@ -168,7 +168,7 @@ Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<C
   }
   plan.algo = algo ? *algo : choose_conv2d_algo(s, elem_bytes, &plan.fft, &have_fft);
   switch (plan.algo) {
-    case ConvAlgo::direct: break;
+    case ConvAlgo::direct: plan.workspace_bytes = conv2d_direct_workspace(s, elem_bytes); break;
     case ConvAlgo::winograd:
       plan.winograd_tile = winograd_tile ? winograd_tile : kWinogradDefaultTile;
       plan.workspace_bytes = conv2d_winograd_workspace(s, plan.winograd_tile, elem_bytes);

@@ -38,6 +38,8 @@ constexpr bool pads_natively(ConvAlgo a) { return a == ConvAlgo::fft || a == Con
 // What the planner asks of the kernels:
 // the extra memory (bytes) of the im2col algorithm: the GEMM's packing buffers and the batch buffer;
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
+// the extra memory (bytes) of the direct algorithm: its packed weights and each thread's padded input rows;
+int64_t conv2d_direct_workspace(const Conv2dShape& s, int64_t elem_bytes);
 // output channels per weight block of the active ISA's SIMD direct kernel (2 vectors).
 int64_t conv2d_direct_block_channels(int64_t elem_bytes);
 

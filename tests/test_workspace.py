@@ -12,8 +12,10 @@ from cnnkernels import _cpu, bench
 import reference
 from reference import assert_close
 
-# Layers whose kernels take workspace: im2col (GEMM packing, batch buffer), fft (spectra), winograd.
+# Layers whose kernels take workspace: direct (padded rows), im2col (GEMM packing, batch buffer), fft (spectra),
+# winograd.
 LAYERS = {
+    "direct": ((2, 5, 13, 11), (16, 5, 3, 3), 1),
     "im2col": ((3, 8, 12, 12), (16, 8, 5, 5), 2),
     "fft": ((2, 4, 24, 24), (6, 4, 9, 9), 4),
     "winograd": ((2, 16, 14, 14), (16, 16, 3, 3), 1),
@@ -47,6 +49,12 @@ def test_cache_is_bounded_reused_and_released():
     assert _cpu.cached_workspace_bytes() == held  # the same blocks again, none added
     ck.release_workspace()
     assert _cpu.cached_workspace_bytes() == 0
+
+
+@pytest.mark.parametrize("algo", sorted(LAYERS))
+def test_plan_counts_the_workspace(algo):
+    xs, ws, pad = LAYERS[algo]
+    assert ck.conv2d_plan(xs, ws, padding=pad, algo=algo)["workspace_bytes"] > 0
 
 
 def test_each_python_thread_has_its_own_cache():
