@@ -107,22 +107,21 @@ void copy_padded_rows(const Conv2dShape& s, const DirectPlan& plan, const T* x_n
   }
 }
 
-// Vectors of output channels per group (the SIMD kernel's weight blocks: 2 vectors each, the last of 1
-// when odd). wp for group g, block b = wp + g * vectors * lanes * taps + b * 2 * lanes * taps, holding
+// Packs wp (zero-filled first). Vectors of output channels per group (the SIMD kernel's weight blocks: 2
+// vectors each, the last of 1 when odd). wp for group g, block b = wp + g * vectors * lanes * taps + b * 2 * lanes * taps, holding
 // [tap][NV * lanes] with tap = (c*R + r)*S + t: w[g*K/g + b*2*lanes + lane, c, r, t], 0 past K/g.
 template <typename T>
-std::vector<T> pack_direct_weights(const Conv2dShape& s, const T* w, int64_t lanes) {
+void pack_direct_weights(const Conv2dShape& s, const T* w, int64_t lanes, T* wp) {
   const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), RS = s.R * s.S, taps = Cg * RS;
   const int64_t vectors = (Kg + lanes - 1) / lanes;
-  std::vector<T> wp(s.groups * vectors * lanes * taps, T(0));
+  std::fill(wp, wp + s.groups * vectors * lanes * taps, T(0));
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t k = 0; k < Kg; ++k) {
       const int64_t b = k / (2 * lanes), nv = std::min<int64_t>(2, vectors - 2 * b), lane = k % (2 * lanes);
-      T* wp_b = wp.data() + (g * vectors * lanes + b * 2 * lanes) * taps;
+      T* wp_b = wp + (g * vectors * lanes + b * 2 * lanes) * taps;
       for (int64_t tap = 0; tap < taps; ++tap) wp_b[tap * nv * lanes + lane] = w[(g * Kg + k) * taps + tap];
     }
   }
-  return wp;
 }
 
 // Elements of one thread's padded rows (0 for an unpadded layer, read in place).
@@ -160,10 +159,11 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
   const DirectSimd<T> simd = direct_simd<T>();
   const int64_t L = simd.block_channels / 2;  // SIMD lanes
   if (direct_simd_path(s, L)) {
-    const std::vector<T> wp = pack_direct_weights(s, w, L);
     const DirectPlan plan = make_direct_plan(s);
     const int64_t Cg = s.C_per_group(), Kg = s.K_per_group(), PQ = s.P * s.Q, taps = Cg * s.R * s.S;
     const int64_t vectors = (Kg + L - 1) / L, blocks = (vectors + 1) / 2;
+    Workspace<T> wp(s.groups * vectors * L * taps);
+    pack_direct_weights(s, w, L, wp.get());
     const int64_t chunks = (PQ + kPixelsPerTask - 1) / kPixelsPerTask;
     // Tasks (n, g, chunk of pixels, b): the weight blocks of one chunk run one after the other, on both
     // threads at once, while the chunk's input is in cache (chunk-major order was 7-14% slower on 2 threads
@@ -192,7 +192,7 @@ void conv2d_direct(const Conv2dShape& s, const T* x, const T* w, const T* bias, 
         }
         const int64_t k0 = g * Kg + b * 2 * L, kb = std::min<int64_t>(2 * L, (g + 1) * Kg - k0);
         const int nv = static_cast<int>(std::min<int64_t>(2, vectors - 2 * b));
-        simd.task(plan, src, shift, wp.data() + (g * vectors * L + b * 2 * L) * taps, nv, kb,
+        simd.task(plan, src, shift, wp.get() + (g * vectors * L + b * 2 * L) * taps, nv, kb,
                   bias ? bias + k0 : nullptr, PQ, i0, i1, y + (n * s.K + k0) * PQ);
       }
     }
