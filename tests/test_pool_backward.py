@@ -10,9 +10,9 @@ threads), channel counts off the vector widths. Max pooling also: ties (first ma
 NaN), infinities, windows entirely in the padding, given `indices` (used as given), constant inputs.
 Avg: count_include_pad and divisor_override. Lp: norm types 1, 2, 3, 1.5, sums <= 0 (gradient 0),
 partial windows summing what they have. Avg and Lp also on rows wide enough for the gather row pass's
-vector blocks (column strides 1 and 2) and its edges. Every op: the same bits for 1, 2 and 3 threads. Then batch 0, non-contiguous / read-only inputs, torch autograd
-for every option (skipped without torch), and the bad arguments (grad_out's shape and dtype, indices,
-the forward's own checks).
+vector blocks (column strides 1 and 2) and its edges. Every op: the same bits for 1, 2 and 3 threads.
+Then batch 0, non-contiguous / read-only inputs, torch autograd for every option (skipped without torch),
+and the bad arguments (grad_out's shape and dtype, indices, the forward's own checks).
 """
 
 import re
