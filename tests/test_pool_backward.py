@@ -10,7 +10,8 @@ threads), channel counts off the vector widths. Max pooling also: ties (first ma
 NaN), infinities, windows entirely in the padding, given `indices` (used as given), constant inputs.
 Avg: count_include_pad and divisor_override. Lp: norm types 1, 2, 3, 1.5, sums <= 0 (gradient 0),
 partial windows summing what they have. Avg and Lp also on rows wide enough for the gather row pass's
-vector blocks (column strides 1 and 2) and its edges. Every op: the same bits for 1, 2 and 3 threads.
+vector blocks (column strides 1 and 2) and its edges, max on those rows through its one-pass 2x2 / 3x3
+argmax. Every op: the same bits for 1, 2 and 3 threads.
 Then batch 0, non-contiguous / read-only inputs, torch autograd for every option (skipped without torch),
 and the bad arguments (grad_out's shape and dtype, indices, the forward's own checks).
 """
@@ -491,6 +492,28 @@ def test_lp_pool2d_backward_gather_wide_rows(backend, dtype, rng, geom, p):
         go = pool_grad_out(reference.lp_pool2d, x.shape, rng, dtype, p, **kw)
         check(run(backend, "lp_pool2d_backward", go, x, p, **kw), reference.lp_pool2d_backward(go, x, p, **kw), dtype,
               what=f"W={w} {kw}")
+
+
+# max: the one-pass argmax of 2x2 / 3x3 windows (max_pool2d.cpp: argmax_plane_small; float groups of 4 outputs,
+# the last overlapping) on the same widths, with ties, NaNs and infinities; the indices it finds (the
+# forward's, and those the backward without saved indices finds again) against the reference's.
+@pytest.mark.parametrize("k,stride", [(2, 1), (2, 2), (3, 1), (3, 2)])
+def test_max_pool2d_backward_one_pass_wide_rows(backend, dtype, rng, k, stride):
+    for w in GATHER_WIDTHS:
+        for pad, ceil in ((0, False), (1, False), (1, True), (0, True)):
+            kw = dict(kernel_size=k, stride=stride, padding=pad, ceil_mode=ceil)
+            x = make(rng, (2, 2, 7, w), dtype, "ties")
+            x[rng.random(x.shape) < 0.05] = np.nan
+            x[rng.random(x.shape) < 0.05] = -np.inf
+            x[0, 0, 2] = x[0, 0, 2, 0]  # a constant row: ties across whole windows
+            what = f"W={w} {kw}"
+            _, idx = backend.ck.max_pool2d(backend.asarray(x), return_indices=True, **kw)
+            np.testing.assert_array_equal(backend.to_numpy(idx), reference.max_pool2d(x, **kw)[1], err_msg=what)
+            go = max_grad_out(rng, x.shape, kw, dtype)
+            expected = reference.max_pool2d_backward(go, x, **kw)
+            check(run(backend, "max_pool2d_backward", go, x, **kw), expected, dtype, what=what)
+            check(run(backend, "max_pool2d_backward", go, x, **kw, indices=backend.to_numpy(idx)), expected, dtype,
+                  what=what)
 
 
 @pytest.mark.parametrize("op", ["avg_pool2d_backward", "lp_pool2d_backward", "max_pool2d_backward"])
