@@ -6,9 +6,9 @@
 //
 // Values only: the passes of pool2d_rows.hpp (one pass for small windows, else separable). With indices:
 // 2x2 and 3x3 windows (dilation 1, column stride 1 or 2) whose outputs are mostly interior in one pass
-// (argmax_plane_small: each window's taps in row-major order), else separable, a row pass taking each input row's maximum over the S taps of every output column and its
-// column, a column pass the maximum of R such rows and its row; their interior loops are branch-free (SSE2
-// for float). The rule "take b when b > a or b is NaN", applied in row-major order, picks the first
+// (argmax_plane_small: each window's taps in row-major order), else separable: a row pass taking each
+// input row's maximum over the S taps of every output column and its column, a column pass the maximum of
+// R such rows and its row; their interior loops are branch-free (SSE2 for float). The rule "take b when b > a or b is NaN", applied in row-major order, picks the first
 // maximum / last NaN; applied to row maxima in row order it picks the same tap as one row-major scan of
 // the whole window, so the indices match PyTorch's.
 #include <algorithm>
