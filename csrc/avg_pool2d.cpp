@@ -61,24 +61,25 @@ void avg_pool2d(const Pool2dShape& s, bool count_include_pad, int64_t divisor_ov
 template void avg_pool2d<float>(const Pool2dShape&, bool, int64_t, const float*, float*);
 template void avg_pool2d<double>(const Pool2dShape&, bool, int64_t, const double*, double*);
 
-// gx: each gy spread over its window's taps inside the image, scaled as the forward scales the sum.
+// gx: each gy spread over its window's taps inside the image, scaled as the forward scales the sum (gy times
+// the output's 1 / divisor, in each plane's buffer), gathered by scatter_sum.
 template <typename T>
 void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override, const T* gy,
                          T* gx) {
-  const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, 1), cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, 1);
   const Scales<T> scale(s, count_include_pad, divisor_override);
-  const int64_t planes = s.N * s.C, PQ = s.P * s.Q;
-  std::vector<T> scaled(planes * PQ);
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes * PQ / 16384))
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    for (int64_t p = 0; p < s.P; ++p) {
-      for (int64_t q = 0; q < s.Q; ++q) {
-        const int64_t o = plane * PQ + p * s.Q + q;
-        scaled[o] = gy[o] * (scale.h[p] * scale.w[q]);
-      }
-    }
+  const int64_t PQ = s.P * s.Q;
+  std::vector<T> scale_pq(PQ);
+  for (int64_t p = 0; p < s.P; ++p) {
+    for (int64_t q = 0; q < s.Q; ++q) scale_pq[p * s.Q + q] = scale.h[p] * scale.w[q];
   }
-  pool::scatter_sum(s, rows, cols, scaled.data(), gx, [](int64_t, T*) {});
+  pool::scatter_sum(
+      s, gx,
+      [&](int64_t plane, T* buf, T*) {
+        const T* d = gy + plane * PQ;
+        for (int64_t o = 0; o < PQ; ++o) buf[o] = d[o] * scale_pq[o];
+        return static_cast<const T*>(buf);
+      },
+      [](int64_t, T*) {});
 }
 
 template void avg_pool2d_backward<float>(const Pool2dShape&, bool, int64_t, const float*, float*);

@@ -5,9 +5,10 @@
 // whose dilated taps all fall in the padding gives -inf with index -1.
 //
 // Values only: the passes of pool2d_rows.hpp (one pass for small windows, else separable). With indices:
-// separable, a row pass taking each input row's maximum over the S taps of every output column and its
-// column, a column pass the maximum of R such rows and its row; their interior loops are branch-free (SSE2
-// for float). The rule "take b when b > a or b is NaN", applied in row-major order, picks the first
+// 2x2 and 3x3 windows (dilation 1, column stride 1 or 2) whose outputs are mostly interior in one pass
+// (argmax_plane_small: each window's taps in row-major order), else separable: a row pass taking each
+// input row's maximum over the S taps of every output column and its column, a column pass the maximum of
+// R such rows and its row; their interior loops are branch-free (SSE2 for float). The rule "take b when b > a or b is NaN", applied in row-major order, picks the first
 // maximum / last NaN; applied to row maxima in row order it picks the same tap as one row-major scan of
 // the whole window, so the indices match PyTorch's.
 #include <algorithm>
@@ -241,6 +242,133 @@ bool is_plain_2x2(const Pool2dShape& s) {
          s.dil_h == 1 && s.dil_w == 1 && 2 * s.P <= s.H && 2 * s.Q <= s.W && 2 * s.W < INT32_MAX;
 }
 
+// One window's maximum and its index by a row-major scan of its inside taps (border outputs of the
+// one-pass path): -inf and -1 for a window with none.
+template <typename T>
+void argmax_window(const Pool2dShape& s, const pool::Taps& rows, const pool::Taps& cols, const T* x, int64_t p,
+                   int64_t q, T* y, int64_t* idx) {
+  T best = -std::numeric_limits<T>::infinity();
+  int64_t at = -1;
+  for (int64_t r = rows.lo[p]; r < rows.hi[p]; ++r) {
+    const int64_t ih = p * s.stride_h - s.pad_h + r * s.dil_h;
+    for (int64_t t = cols.lo[q]; t < cols.hi[q]; ++t) {
+      const int64_t i = ih * s.W + q * s.stride_w - s.pad_w + t * s.dil_w;
+      if (at < 0 || takes(best, x[i])) best = x[i], at = i;
+    }
+  }
+  *y = best;
+  *idx = at;
+}
+
+// Small square K x K windows (K = 2, 3; dilation 1; column stride SW = 1, 2), interior rows [p0, p1) and
+// columns [q0, q1): each output's K*K taps compared in row-major order by the rule above, 4 float outputs
+// at a time with SSE2 (the last group of a row overlapping the one before), else one at a time.
+template <int K, int SW, typename T>
+void argmax_interior(const Pool2dShape& s, const T* x, int64_t p0, int64_t p1, int64_t q0, int64_t q1, T* y,
+                     int64_t* idx) {
+  const int64_t W = s.W;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t top = (p * s.stride_h - s.pad_h) * W - s.pad_w;  // in-plane offset of the window of q = 0
+    T* y_row = y + p * s.Q;
+    int64_t* i_row = idx + p * s.Q;
+    int64_t q = q0;
+#if defined(__SSE2__) || defined(_M_X64)
+    if constexpr (std::is_same_v<T, float>) {
+      if (q1 - q0 >= 4) {
+        const __m128i lanes = _mm_setr_epi32(0, SW, 2 * SW, 3 * SW);
+        for (;;) {
+          const bool last = q + 4 >= q1;
+          if (last) q = q1 - 4;
+          const int32_t base = static_cast<int32_t>(top + q * SW);
+          __m128 best = pool::load_taps<SW>(x + base, last);
+          __m128i at = _mm_add_epi32(_mm_set1_epi32(base), lanes);
+          for (int r = 0; r < K; ++r) {
+            for (int t = r == 0 ? 1 : 0; t < K; ++t) {
+              const int32_t off = static_cast<int32_t>(r * W + t);
+              const __m128 v = pool::load_taps<SW>(x + base + off, last), take = takes4(best, v);
+              best = select4(take, v, best);
+              at = select4(_mm_castps_si128(take), _mm_add_epi32(_mm_set1_epi32(base + off), lanes), at);
+            }
+          }
+          _mm_storeu_ps(y_row + q, best);
+          const __m128i zero = _mm_setzero_si128();  // the offsets are >= 0: zero-extended to 64 bits
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(i_row + q), _mm_unpacklo_epi32(at, zero));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(i_row + q + 2), _mm_unpackhi_epi32(at, zero));
+          if (last) break;
+          q += 4;
+        }
+        continue;
+      }
+    }
+#endif
+    for (; q < q1; ++q) {
+      const int64_t base = top + q * SW;
+      T best = x[base];
+      int64_t at = base;
+      for (int r = 0; r < K; ++r) {
+        for (int t = r == 0 ? 1 : 0; t < K; ++t) {
+          const int64_t i = base + r * W + t;
+          const bool take = takes(best, x[i]);
+          best = take ? x[i] : best;
+          at = take ? i : at;
+        }
+      }
+      y_row[q] = best;
+      i_row[q] = at;
+    }
+  }
+}
+
+// The one-pass path of one plane for small windows whose outputs are mostly interior (as pool2d_rows.hpp's
+// pool_plane_small decides); false (nothing done) otherwise.
+template <typename T>
+bool argmax_plane_small(const Pool2dShape& s, const pool::Taps& rows, const pool::Taps& cols, const T* x, T* y,
+                        int64_t* idx) {
+  if (s.dil_h != 1 || s.dil_w != 1 || s.R != s.S || (s.R != 2 && s.R != 3) || s.stride_w > 2) return false;
+  if (s.H * s.W >= INT32_MAX) return false;  // in-plane offsets in 32-bit lanes
+  const int64_t p0 = rows.inner_lo, p1 = std::max(p0, rows.inner_hi);
+  const int64_t q0 = cols.inner_lo, q1 = std::max(q0, cols.inner_hi);
+  if (2 * (p1 - p0) * (q1 - q0) < s.P * s.Q) return false;
+  if (s.R == 2) {
+    if (s.stride_w == 1) argmax_interior<2, 1>(s, x, p0, p1, q0, q1, y, idx);
+    else argmax_interior<2, 2>(s, x, p0, p1, q0, q1, y, idx);
+  } else {
+    if (s.stride_w == 1) argmax_interior<3, 1>(s, x, p0, p1, q0, q1, y, idx);
+    else argmax_interior<3, 2>(s, x, p0, p1, q0, q1, y, idx);
+  }
+  for (int64_t p = 0; p < s.P; ++p) {
+    const bool inner_row = p >= p0 && p < p1;
+    for (int64_t q = 0; q < s.Q; ++q) {
+      if (inner_row && q == q0) q = q1;  // skip the interior block
+      if (q >= s.Q) break;
+      argmax_window(s, rows, cols, x, p, q, y + p * s.Q + q, idx + p * s.Q + q);
+    }
+  }
+  return true;
+}
+
+// A thread's buffers for the argmax of one plane at a time (the separable passes'; one plane's y and
+// indices for the backward without saved indices).
+template <typename T>
+struct ArgmaxWork {
+  std::vector<T> hv, y;
+  std::vector<int32_t> hc, best_row;
+  std::vector<int64_t> idx;
+  ArgmaxWork(const Pool2dShape& s, bool plane_out)
+      : hv(s.H * s.Q), y(plane_out ? s.P * s.Q : 0), hc(s.H * s.Q), best_row(s.Q), idx(plane_out ? s.P * s.Q : 0) {}
+};
+
+// One plane's maxima and indices, by the first path that takes the shape.
+template <typename T>
+void argmax_plane(const Pool2dShape& s, const pool::Taps& rows, const pool::Taps& cols, const T* x, T* y,
+                  int64_t* idx, ArgmaxWork<T>& work) {
+  if (is_plain_2x2(s)) {
+    max_plane_2x2_argmax(s, x, y, idx);
+  } else if (!argmax_plane_small(s, rows, cols, x, y, idx)) {
+    max_plane_argmax(s, rows, cols, x, work.hv.data(), work.hc.data(), work.best_row.data(), y, idx);
+  }
+}
+
 }  // namespace
 
 namespace cpu {
@@ -258,21 +386,12 @@ void max_pool2d(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
     throw ArgumentError("max_pool2d: with indices, H and W must be below 2**31 - 1 - padding");
   }
   const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
-  if (is_plain_2x2(s)) {
-#pragma omp parallel for schedule(static) num_threads(threads_for(planes * PQ / 4096))
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      max_plane_2x2_argmax(s, x + plane * HW, y + plane * PQ, indices + plane * PQ);
-    }
-    return;
-  }
-#pragma omp parallel num_threads(threads_for(planes))
+#pragma omp parallel num_threads(threads_for(is_plain_2x2(s) ? planes * PQ / 4096 : planes))
   {
-    std::vector<T> hv(s.H * s.Q);
-    std::vector<int32_t> hc(s.H * s.Q), best_row(s.Q);
+    ArgmaxWork<T> work(s, false);
 #pragma omp for schedule(static)
     for (int64_t plane = 0; plane < planes; ++plane) {
-      max_plane_argmax(s, rows, cols, x + plane * HW, hv.data(), hc.data(), best_row.data(), y + plane * PQ,
-                       indices + plane * PQ);
+      argmax_plane(s, rows, cols, x + plane * HW, y + plane * PQ, indices + plane * PQ, work);
     }
   }
 }
@@ -286,30 +405,39 @@ template void max_pool2d<double>(const Pool2dShape&, const double*, double*, int
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* gy, const T* x, const int64_t* indices, T* gx) {
   const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q;
-  std::vector<int64_t> found;
-  if (!indices) {
-    std::vector<T> y(planes * PQ);
-    found.resize(planes * PQ);
-    max_pool2d<T>(s, x, y.data(), found.data());
-    indices = found.data();
+  if (!indices && (s.W + s.pad_w >= INT32_MAX || s.H + s.pad_h >= INT32_MAX)) {
+    throw ArgumentError("max_pool2d_backward: H and W must be below 2**31 - 1 - padding");
   }
+  const pool::Taps rows(s.P, s.H, s.R, s.stride_h, s.pad_h, s.dil_h);
+  const pool::Taps cols(s.Q, s.W, s.S, s.stride_w, s.pad_w, s.dil_w);
   int64_t bad = 0;  // planes holding an index out of range
-#pragma omp parallel for schedule(static) reduction(+ : bad) num_threads(threads_for(planes * PQ / 4096))
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    T* g = gx + plane * HW;
-    std::fill(g, g + HW, T(0));
-    const int64_t* idx = indices + plane * PQ;
-    const T* d = gy + plane * PQ;
-    bool ok = true;
-    for (int64_t o = 0; o < PQ; ++o) {
-      const int64_t i = idx[o];
-      if (i >= 0 && i < HW) {
-        g[i] += d[o];
-      } else if (i != -1) {
-        ok = false;
+#pragma omp parallel num_threads(threads_for(planes * PQ / 4096))
+  {
+    // Without saved indices each plane's are found again here, into the thread's buffers, while x is in cache.
+    ArgmaxWork<T> work(s, !indices);
+#pragma omp for schedule(static) reduction(+ : bad)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      const int64_t* idx = indices + plane * PQ;
+      if (!indices) {
+        argmax_plane(s, rows, cols, x + plane * HW, work.y.data(), work.idx.data(), work);
+        idx = work.idx.data();
       }
+      T* g = gx + plane * HW;
+      std::fill(g, g + HW, T(0));
+      const T* d = gy + plane * PQ;
+      // (One unsigned comparison for 0 <= i < HW; -1 is the one other index allowed.)
+      const uint64_t n = static_cast<uint64_t>(HW);
+      bool ok = true;
+      for (int64_t o = 0; o < PQ; ++o) {
+        const int64_t i = idx[o];
+        if (static_cast<uint64_t>(i) < n) {
+          g[i] += d[o];
+        } else {
+          ok &= i == -1;
+        }
+      }
+      bad += ok ? 0 : 1;
     }
-    bad += ok ? 0 : 1;
   }
   if (bad) {
     throw ArgumentError("max_pool2d_backward: indices must lie in [-1, H*W) = [-1, " + std::to_string(HW) +

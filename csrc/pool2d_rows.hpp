@@ -9,12 +9,13 @@
 // and both inner loops run over q with no branches (the columns q whose taps all lie inside the image
 // form one interior range; the few border columns take a clipped scalar path), so they vectorise.
 // Windows are clipped to the image: taps in the padding never reach the reducer. The backward passes of
-// average and Lp pooling scatter through the same two passes taken back (scatter_sum).
+// average and Lp pooling gather through two such passes taken back (scatter_sum).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -340,46 +341,119 @@ void pool_planes(const Reducer& red, const Pool2dShape& s, const Taps& rows, con
   }
 }
 
-// The backward passes' scatter: gx[i] = sum over the outputs o whose window holds input pixel i of src[o], for
-// every plane (src: N x C x P x Q, gx: N x C x H x W, overwritten), taps in the padding dropped. Separable
-// as the forward: a column pass adds each row of src to the rows of h (H x Q) its windows cover, a row pass
-// adds each h[ih, q] to the S input columns of window q. Planes in parallel, each in its own buffers.
-// finish(plane, g) then runs on each finished plane g (H x W) while it is in cache.
-template <typename T, typename Finish>
-void scatter_sum(const Pool2dShape& s, const Taps& rows, const Taps& cols, const T* src, T* gx, Finish finish) {
+// The backward passes of average and Lp pooling (dilation 1): gx[i] = sum over the outputs o whose window
+// holds input pixel i of src[o], every plane (gx: N x C x H x W, each element written once), in gather form
+// and separable: for each input row ih, h[q] = the sum of src[p, q] over the output rows p covering ih,
+// then each input column iw of the row sums h[q] over the output columns q covering it. Every sum starts
+// from +0 and adds in increasing p (q) order, whatever the path (so the vector loops and the scalar edges
+// round alike, and no result depends on the thread count).
+// Per plane, in a thread's own buffers: source(plane, buf, work) returns the plane's P x Q values (its own
+// or written into buf, P x Q; work is H x Q scratch), then finish(plane, g) runs on the plane's g (H x W)
+// while it is in cache.
+
+// Along one dimension (dilation 1): the outputs [lo[i], hi[i]) whose windows cover input i.
+struct Cover {
+  std::vector<int64_t> lo, hi;
+  Cover(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) : lo(in), hi(in) {
+    for (int64_t i = 0; i < in; ++i) covering_outputs(i, out, k, stride, pad, &lo[i], &hi[i]);
+  }
+};
+
+#ifdef CK_POOL_SSE2
+// 16-byte vectors of T (SSE2) for the gather row pass.
+template <typename T>
+struct Vec16 {
+  typedef T V __attribute__((vector_size(16)));
+  static constexpr int lanes = 16 / sizeof(T);
+  static V load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static void store(T* p, V v) { std::memcpy(p, &v, sizeof(v)); }
+};
+// The lanes of a and b interleaved: a0 b0 a1 b1 ... (lo), then the upper halves (hi).
+inline void interleave(Vec16<float>::V a, Vec16<float>::V b, Vec16<float>::V* lo, Vec16<float>::V* hi) {
+  *lo = __builtin_shufflevector(a, b, 0, 4, 1, 5);
+  *hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+}
+inline void interleave(Vec16<double>::V a, Vec16<double>::V b, Vec16<double>::V* lo, Vec16<double>::V* hi) {
+  *lo = __builtin_shufflevector(a, b, 0, 2);
+  *hi = __builtin_shufflevector(a, b, 1, 3);
+}
+
+// h[k - n + 1] + ... + h[k] for the lanes' k = k0 .. k0 + lanes - 1, from +0.
+template <typename T>
+inline typename Vec16<T>::V window_sums(const T* h, int64_t k0, int64_t n) {
+  using L = Vec16<T>;
+  typename L::V acc = {};
+  for (int64_t m = n - 1; m >= 0; --m) acc = acc + L::load(h + k0 - m);
+  return acc;
+}
+#endif
+
+// One input row: g[iw] = the sum over the covering output columns q of h[q] (h: Q values, g: W).
+template <typename T>
+void gather_row(const Pool2dShape& s, const Cover& cols, const T* h, T* g) {
+  const int64_t W = s.W, Q = s.Q, S = s.S, sw = s.stride_w, pw = s.pad_w;
+  int64_t iw = 0;  // the pixels before iw are written
+  auto scalar_to = [&](int64_t end) {
+    for (; iw < end; ++iw) {
+      T acc = T(0);
+      for (int64_t q = cols.lo[iw]; q < cols.hi[iw]; ++q) acc += h[q];
+      g[iw] = acc;
+    }
+  };
+#ifdef CK_POOL_SSE2
+  using L = Vec16<T>;
+  constexpr int N = L::lanes;
+  if (sw == 1) {
+    // Pixel iw is covered by q = iw + pw - S + 1 .. iw + pw: all of them for iw in [S - 1 - pw, Q - pw).
+    const int64_t a = std::max<int64_t>(0, S - 1 - pw), b = std::min(W, Q - pw);
+    scalar_to(std::min(a, W));
+    for (; iw + N <= b; iw += N) L::store(g + iw, window_sums(h, iw + pw, S));
+  } else if (sw == 2) {
+    // Pixel iw = 2k - pw (+ 1) is covered by q = k - n0 + 1 .. k (q = k - n1 + 1 .. k): both full for k in
+    // [n0 - 1, Q); vector blocks of N values of k, 2N pixels, from the first even iw + pw past the edge.
+    const int64_t n0 = (S - 1) / 2 + 1, n1 = S / 2;
+    int64_t k = std::max<int64_t>(n0 - 1, (pw + 1) / 2);  // 2k - pw >= 0
+    scalar_to(std::min(W, 2 * k - pw));
+    for (; k + N <= Q && 2 * (k + N) - pw <= W; k += N) {
+      typename L::V lo, hi;
+      interleave(window_sums(h, k, n0), window_sums(h, k, n1), &lo, &hi);
+      L::store(g + iw, lo);
+      L::store(g + iw + N, hi);
+      iw += 2 * N;
+    }
+  }
+#endif
+  scalar_to(W);
+}
+
+template <typename T, typename Source, typename Finish>
+void scatter_sum(const Pool2dShape& s, T* gx, Source source, Finish finish) {
   const int64_t planes = s.N * s.C, HW = s.H * s.W, PQ = s.P * s.Q, Q = s.Q;
+  const Cover rows(s.H, s.P, s.R, s.stride_h, s.pad_h), cols(s.W, s.Q, s.S, s.stride_w, s.pad_w);
 #pragma omp parallel num_threads(threads_for(planes * (HW + PQ * (s.R + s.S)) / 16384))
   {
-    std::vector<T> h(s.H * Q);
+    std::vector<T> buf(PQ), work(s.H * Q), h(Q);
 #pragma omp for schedule(static)
     for (int64_t plane = 0; plane < planes; ++plane) {
-      const T* src_c = src + plane * PQ;
-      std::fill(h.begin(), h.end(), T(0));
-      for (int64_t p = 0; p < s.P; ++p) {  // column pass: h[ih, :] += src[p, :] for the window rows of p
-        for (int64_t r = rows.lo[p]; r < rows.hi[p]; ++r) {
-          T* h_row = h.data() + (p * s.stride_h - s.pad_h + r * s.dil_h) * Q;
-          const T* row = src_c + p * Q;
-          for (int64_t q = 0; q < Q; ++q) h_row[q] += row[q];
-        }
-      }
+      const T* src = source(plane, buf.data(), work.data());
       T* g = gx + plane * HW;
-      std::fill(g, g + HW, T(0));
-      for (int64_t ih = 0; ih < s.H; ++ih) {  // row pass: g[ih, q*sw - pw + t*dw] += h[ih, q]
-        const T* h_row = h.data() + ih * Q;
+      for (int64_t ih = 0; ih < s.H; ++ih) {
         T* g_row = g + ih * s.W;
-        for (int64_t q = 0; q < Q; ++q) {  // border columns: their inside taps only
-          if (q == cols.inner_lo && cols.inner_lo < cols.inner_hi) q = cols.inner_hi;
-          if (q >= Q) break;
-          for (int64_t t = cols.lo[q]; t < cols.hi[q]; ++t) g_row[q * s.stride_w - s.pad_w + t * s.dil_w] += h_row[q];
+        const int64_t p0 = rows.lo[ih], p1 = rows.hi[ih];
+        if (p0 >= p1) {  // a row no window covers (stride > kernel)
+          std::fill(g_row, g_row + s.W, T(0));
+          continue;
         }
-        for (int64_t t = 0; t < s.S; ++t) {  // interior columns, one tap at a time across them
-          T* out = g_row - s.pad_w + t * s.dil_w;
-          if (s.stride_w == 1) {
-            for (int64_t q = cols.inner_lo; q < cols.inner_hi; ++q) out[q] += h_row[q];
-          } else {
-            for (int64_t q = cols.inner_lo; q < cols.inner_hi; ++q) out[q * s.stride_w] += h_row[q];
-          }
+        std::fill(h.begin(), h.end(), T(0));  // column pass: h = the covering rows of src
+        for (int64_t p = p0; p < p1; ++p) {
+          const T* row = src + p * Q;
+          for (int64_t q = 0; q < Q; ++q) h[q] += row[q];
         }
+        gather_row(s, cols, h.data(), g_row);
       }
       finish(plane, g);
     }

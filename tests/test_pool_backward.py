@@ -9,9 +9,11 @@ windows (which accumulate), dilation, ceil_mode partial windows, odd sizes, batc
 threads), channel counts off the vector widths. Max pooling also: ties (first maximum), NaN (the last
 NaN), infinities, windows entirely in the padding, given `indices` (used as given), constant inputs.
 Avg: count_include_pad and divisor_override. Lp: norm types 1, 2, 3, 1.5, sums <= 0 (gradient 0),
-partial windows summing what they have. Then batch 0, non-contiguous / read-only inputs, torch autograd
-for every option (skipped without torch), and the bad arguments (grad_out's shape and dtype, indices,
-the forward's own checks).
+partial windows summing what they have. Avg and Lp also on rows wide enough for the gather row pass's
+vector blocks (column strides 1 and 2) and its edges, max on those rows through its one-pass 2x2 / 3x3
+argmax. Every op: the same bits for 1, 2 and 3 threads.
+Then batch 0, non-contiguous / read-only inputs, torch autograd for every option (skipped without torch),
+and the bad arguments (grad_out's shape and dtype, indices, the forward's own checks).
 """
 
 import re
@@ -439,6 +441,103 @@ def test_feature_lp_pool_backward_zero_where_sum_not_positive(backend, dtype):
     for p in (1, 3):
         out = run(backend, "feature_lp_pool_backward", go, x, p, 2)
         assert np.isfinite(out).all() and (out == 0).all(), out
+
+
+# ==========================================================================
+# avg / lp: the gather row pass (pool2d_rows.hpp: gather_row) on rows wide enough for its vector blocks
+# ==========================================================================
+
+# Column stride 1 and 2 take 16-byte vector blocks (4 floats, 2 doubles; at stride 2 each block is 2 x that
+# many pixels) between scalar edges; other strides are scalar. Widths put the interior below, at and around
+# one and two blocks, with odd remainders; kernels 1..5 (stride 2: 1, 1..3 covering outputs per pixel),
+# padding (avg), ceil_mode partial windows, rows no window covers (stride 3 > kernel 2).
+GATHER_WIDTHS = [5, 6, 7, 9, 10, 11, 12, 13, 17, 18, 19, 21, 26, 33, 40]
+GATHER_GEOMS = [
+    dict(kernel_size=3, stride=2), dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=2),
+    dict(kernel_size=(3, 5), stride=(2, 2), padding=(1, 2), ceil_mode=True), dict(kernel_size=(2, 4), stride=(3, 2)),
+    dict(kernel_size=(1, 1), stride=(1, 2)), dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=(2, 5), stride=1),
+    dict(kernel_size=(3, 4), stride=(1, 1), padding=(0, 2), ceil_mode=True), dict(kernel_size=(2, 3), stride=(2, 3)),
+]
+GATHER_IDS = ["k3s2", "k3s2p1", "k2s2", "k35s2p12_ceil", "k24_s32", "k1s12", "k3s1p1", "k25s1", "k34s1p02_ceil", "k23s23"]
+
+
+def _gather_cases(geom, lp):
+    for w in GATHER_WIDTHS:
+        kw = dict(geom)
+        if lp:
+            kw.pop("padding", None)
+        k = kw["kernel_size"]
+        kh, kw_ = (k, k) if isinstance(k, int) else k
+        if w < kw_ or 5 < kh:
+            continue
+        yield w, kw
+
+
+@pytest.mark.parametrize("geom", GATHER_GEOMS, ids=GATHER_IDS)
+def test_avg_pool2d_backward_gather_wide_rows(backend, dtype, rng, geom):
+    for w, kw in _gather_cases(geom, lp=False):
+        for opts in AVG_OPTIONS[:3]:
+            x = rng.standard_normal((2, 3, 5, w)).astype(dtype)
+            kwo = dict(kw, **opts)
+            go = pool_grad_out(reference.avg_pool2d, x.shape, rng, dtype, **kwo)
+            check(run(backend, "avg_pool2d_backward", go, x, **kwo), reference.avg_pool2d_backward(go, x, **kwo), dtype,
+                  what=f"W={w} {kwo}")
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+@pytest.mark.parametrize("geom", GATHER_GEOMS, ids=GATHER_IDS)
+def test_lp_pool2d_backward_gather_wide_rows(backend, dtype, rng, geom, p):
+    for w, kw in _gather_cases(geom, lp=True):
+        x = lp_data(rng, (2, 3, 5, w), "nonneg", dtype)
+        go = pool_grad_out(reference.lp_pool2d, x.shape, rng, dtype, p, **kw)
+        check(run(backend, "lp_pool2d_backward", go, x, p, **kw), reference.lp_pool2d_backward(go, x, p, **kw), dtype,
+              what=f"W={w} {kw}")
+
+
+# max: the one-pass argmax of 2x2 / 3x3 windows (max_pool2d.cpp: argmax_plane_small; float groups of 4 outputs,
+# the last overlapping) on the same widths, with ties, NaNs and infinities; the indices it finds (the
+# forward's, and those the backward without saved indices finds again) against the reference's.
+@pytest.mark.parametrize("k,stride", [(2, 1), (2, 2), (3, 1), (3, 2)])
+def test_max_pool2d_backward_one_pass_wide_rows(backend, dtype, rng, k, stride):
+    for w in GATHER_WIDTHS:
+        for pad, ceil in ((0, False), (1, False), (1, True), (0, True)):
+            kw = dict(kernel_size=k, stride=stride, padding=pad, ceil_mode=ceil)
+            x = make(rng, (2, 2, 7, w), dtype, "ties")
+            x[rng.random(x.shape) < 0.05] = np.nan
+            x[rng.random(x.shape) < 0.05] = -np.inf
+            x[0, 0, 2] = x[0, 0, 2, 0]  # a constant row: ties across whole windows
+            what = f"W={w} {kw}"
+            _, idx = backend.ck.max_pool2d(backend.asarray(x), return_indices=True, **kw)
+            np.testing.assert_array_equal(backend.to_numpy(idx), reference.max_pool2d(x, **kw)[1], err_msg=what)
+            go = max_grad_out(rng, x.shape, kw, dtype)
+            expected = reference.max_pool2d_backward(go, x, **kw)
+            check(run(backend, "max_pool2d_backward", go, x, **kw), expected, dtype, what=what)
+            check(run(backend, "max_pool2d_backward", go, x, **kw, indices=backend.to_numpy(idx)), expected, dtype,
+                  what=what)
+
+
+@pytest.mark.parametrize("op", ["avg_pool2d_backward", "lp_pool2d_backward", "max_pool2d_backward"])
+def test_pool_backward_same_bits_for_any_thread_count(backend, dtype, op):
+    # planes split across threads, each plane's sums in a fixed order: the bits do not depend on the count
+    if backend.name != "cpu":
+        pytest.skip("thread count of the cpu backend")
+    import cnnkernels as ck
+    rng = np.random.default_rng(11)
+    x = np.abs(rng.standard_normal((3, 5, 23, 37))).astype(dtype) + dtype.type(0.1)
+    args = (2,) if op.startswith("lp") else ()
+    kw = dict(kernel_size=3, stride=2) if op.startswith("lp") else dict(kernel_size=3, stride=2, padding=1)
+    fwd = {"avg_pool2d_backward": reference.avg_pool2d, "lp_pool2d_backward": reference.lp_pool2d,
+           "max_pool2d_backward": lambda v, **k: reference.max_pool2d(v, **k)[0]}[op]
+    go = rng.standard_normal(fwd(np.zeros(x.shape), *args, **kw).shape).astype(dtype)
+    before = ck.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            ck.set_num_threads(n)
+            outs.append(run(backend, op, go, x, *args, **kw))
+    finally:
+        ck.set_num_threads(before)
+    assert outs[0].tobytes() == outs[1].tobytes() == outs[2].tobytes()
 
 
 # ==========================================================================
