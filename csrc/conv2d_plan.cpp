@@ -17,12 +17,14 @@ namespace {
 //   per group (see its rule below).
 // - Then FFT, when the FFT plan's cost estimate (conv2d_fft.cpp, in the units of about 2 ns of one core on
 //   the AVX-512 machine, its constants kept for their ranking of transform sizes) is under the time the
-//   spatial algorithms would need at kSpatialGflops per core: fitted on the bench's layers and its kernel,
-//   odd, channels and image sweeps (1 thread, f32, AVX-512, after the direct kernel tiled its border): the
-//   pick within 10% of the faster of fft and spatial on every one of 33 cases at 65 to 80 (worst 1.06x), on
-//   85% at the 40 it was (alexnet-conv1 fft 1.11x direct, kernel-3 1.45x, odd-29c23 1.21x, image-16 1.25x),
-//   on 91% at 90 (channels-128 spatial 1.9x fft). FFT wins large kernels, and 5x5 with many channels: its
-//   work hardly grows with R*S, theirs grows linearly.
+//   spatial algorithms would need at kSpatialGflops per core, with the lanes that K/g leaves idle in the
+//   direct kernel's whole vectors: fitted on the bench's layers and its kernel, odd, channels and image
+//   sweeps (f32, AVX-512, after the direct kernel tiled its border and blocked single vectors): the pick
+//   within 10% of the faster of fft and spatial on all 31 cases at 2 threads (worst 1.08x) and 95% of 39
+//   at 1 thread (odd-29c23 fft 1.21x direct, channels-16 spatial 1.15x fft); at 55 to 66 kernel-5 went
+//   spatial (1.29x), at 72 channels-64 too (1.52x), at 40 alexnet-conv1 and channels-16 went fft (1.15x,
+//   1.2x). FFT wins large kernels, and 5x5 with many channels: its work hardly grows with R*S, theirs
+//   grows linearly.
 // - A pointwise convolution is a plain GEMM on x itself.
 // - The direct kernel keeps a tile of output channels x pixels in registers and reads the input in place
 //   (or a padded copy of a few rows), so it wins unless a group's weights outgrow the caches
@@ -40,7 +42,7 @@ namespace {
 //   C5 97x89 K11/K13/K19/K24 3x3 0.95/0.80/1.03/0.85 (before 1.77/1.60/1.37/1.30), C8 64x64 K11 3x3 0.72
 //   (2.60), K20 5x5 0.71 (1.23), C16 32x32 K6 0.66 (1.85), C32 K40 3x3 0.80 (2.33), C4 32x32 K24 3x3
 //   unpadded 0.69: direct.)
-constexpr double kSpatialGflops = 72;
+constexpr double kSpatialGflops = 46;
 constexpr double kGradWeightSpatialGflops = 40;  // the weight gradient's rule (measured before the refit)
 constexpr int64_t kWinogradMinChannels = 48;
 constexpr int64_t kDirectWeightBytes = int64_t(4) << 20;
