@@ -228,13 +228,21 @@ void conv2d_backward_input_winograd(const Conv2dShape& s, int tile, const T* gy,
 template <typename T>
 void grad_weight_traded(ConvAlgo algo, const Conv2dShape& s, const Conv2dFftPlan* plan, const T* gy, const T* x, T* gw);
 
+}  // namespace cpu
+
+bool grad_weight_direct_runs_traded(const Conv2dShape& s, int64_t elem_bytes) {
+  return s.K_per_group() >= conv2d_direct_block_channels(elem_bytes) / 2 && s.R * s.S >= 16 && s.N > 0;
+}
+
+namespace cpu {
+
 template <typename T>
 void conv2d_backward_weight_direct(const Conv2dShape& s, const T* gy, const T* x, T* gw) {
   // With a weight block's worth of output channels and a window that fills the direct kernel's register
   // tiles, the forward direct kernel on the traded problem (as fft runs it); else the dot products below.
   // Measured, 2 threads, dot products / traded: LeNet conv2 (K 16, 5x5) 4.96 / 0.74 ms; K 6: 1.45 / 4.62
   // (the forward's thin-K path); 3x3, K 16, 64 x 64: 5.0 / 7.6.
-  if (s.K_per_group() >= conv2d_direct_block_channels(sizeof(T)) / 2 && s.R * s.S >= 16 && s.N > 0) {
+  if (grad_weight_direct_runs_traded(s, sizeof(T))) {
     grad_weight_traded<T>(ConvAlgo::direct, s, nullptr, gy, x, gw);
     return;
   }

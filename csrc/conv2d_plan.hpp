@@ -40,6 +40,8 @@ constexpr bool pads_natively(ConvAlgo a) { return a == ConvAlgo::fft || a == Con
 int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
 // the extra memory (bytes) of the direct algorithm: its packed weights and each thread's padded input rows;
 int64_t conv2d_direct_workspace(const Conv2dShape& s, int64_t elem_bytes);
+// whether the direct weight gradient runs the forward direct kernel on the traded problem (conv2d_backward.cpp);
+bool grad_weight_direct_runs_traded(const Conv2dShape& s, int64_t elem_bytes);
 // output channels per weight block of the active ISA's SIMD direct kernel (2 vectors).
 int64_t conv2d_direct_block_channels(int64_t elem_bytes);
 
