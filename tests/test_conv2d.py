@@ -198,12 +198,15 @@ DIRECT_BLOCK_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(DIRECT_BLOCK_CASES))
-def test_conv2d_direct_channel_blocks(backend, dtype, rng, case):
-    xs, ws, kw = DIRECT_BLOCK_CASES[case]
+def check_direct_with_and_without_bias(backend, dtype, rng, xs, ws, kw):
     x, w, b = make(rng, xs, ws, dtype, True)
     assert_close(run_conv(backend, x, w, b, algo="direct", **kw), reference.conv2d(x, w, b, **kw), dtype)
     assert_close(run_conv(backend, x, w, None, algo="direct", **kw), reference.conv2d(x, w, None, **kw), dtype)
+
+
+@pytest.mark.parametrize("case", sorted(DIRECT_BLOCK_CASES))
+def test_conv2d_direct_channel_blocks(backend, dtype, rng, case):
+    check_direct_with_and_without_bias(backend, dtype, rng, *DIRECT_BLOCK_CASES[case])
 
 
 # ---- direct: the thin path (stride_w 1, one input and fewer output channels per group than a vector) --
@@ -222,10 +225,7 @@ DIRECT_THIN_CASES = {
 
 @pytest.mark.parametrize("case", sorted(DIRECT_THIN_CASES))
 def test_conv2d_direct_thin_rows(backend, dtype, rng, case):
-    xs, ws, kw = DIRECT_THIN_CASES[case]
-    x, w, b = make(rng, xs, ws, dtype, True)
-    assert_close(run_conv(backend, x, w, b, algo="direct", **kw), reference.conv2d(x, w, b, **kw), dtype)
-    assert_close(run_conv(backend, x, w, None, algo="direct", **kw), reference.conv2d(x, w, None, **kw), dtype)
+    check_direct_with_and_without_bias(backend, dtype, rng, *DIRECT_THIN_CASES[case])
 
 
 # --------------------------------------------------------------------------
