@@ -11,8 +11,10 @@ def plot_sweep(records, algos, path, key="R"):
         sweep = records
     xs = [r[key] for r in sweep]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for a in algos:
-        ax.plot(xs, [r["algos"][a]["time_s"] * 1e3 for r in sweep], marker="o", label=a)
+    for a in algos:  # an algorithm that cannot run some sizes (winograd: 3x3 only) is plotted where it ran
+        ran = [r for r in sweep if a in r["algos"]]
+        if ran:
+            ax.plot([r[key] for r in ran], [r["algos"][a]["time_s"] * 1e3 for r in ran], marker="o", label=a)
     if all("torch_time_s" in r for r in sweep):
         ax.plot(xs, [r["torch_time_s"] * 1e3 for r in sweep], marker="x", linestyle="--", label="PyTorch")
     ax.set_xlabel("kernel size R = S")
