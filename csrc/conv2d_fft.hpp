@@ -79,8 +79,18 @@ struct Conv2dFftPlan {
 struct Conv2dFftForce {
   int64_t fft_h = 0, fft_w = 0;  // transform size (at least the kernel_h x kernel_w of the stride-1 problem)
   int order = 0;                 // 1: kernels first, 2: tiles first
-  int64_t budget_bytes = 0;      // memory bound in place of max(2 x (x + y + weight), 4 MiB)
+  int64_t budget_bytes = 0;      // memory bound in place of max(2 x (x + y + weight), min_budget_bytes)
 };
+
+// The cost model's memory bound is max(2 x (x + y + weight), min_budget_bytes): kFftMinBudgetBytes for the
+// forward and the data gradient; the weight gradient's traded problem (grad_weight_problem) gets more, since
+// its many output spectra (one whole transform per (k, c) pair for a few R x S taps) outgrow 2 x io: with 4
+// MiB its plans transformed the images again in up to 16 passes. Measured, 2 threads, C = K = 16 at 64 x 64
+// (batch 4), weight gradient fft 4 MiB / 16 MiB: 3x3 11.9 / 4.5 ms, 9x9 9.3 / 4.2, 11x11 19.6 / 5.4, 13x13
+// 15.3 / 4.9; the forward's plans of the same layers at 16 MiB were 0.95-1.21x their 4 MiB time (smaller,
+// cache-resident parts), so the forward keeps 4 MiB.
+constexpr int64_t kFftMinBudgetBytes = int64_t(4) << 20;
+constexpr int64_t kFftGradWeightMinBudgetBytes = int64_t(16) << 20;
 
 // Whether algo="fft" can run this geometry: false only for dilated kernels too large to transform (2^30
 // points); conv2d_fft and plan_conv2d_fft throw ArgumentError for those.
@@ -88,7 +98,8 @@ bool conv2d_fft_supported(const Conv2dShape& s);
 
 // The plan of the cost model, or with the choices of `force` imposed (cached per geometry). workspace_bytes
 // counts the current thread count.
-Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force = {});
+Conv2dFftPlan plan_conv2d_fft(const Conv2dShape& s, int64_t elem_bytes, const Conv2dFftForce& force = {},
+                              int64_t min_budget_bytes = kFftMinBudgetBytes);
 
 namespace cpu {
 // x: N x C x H x W, w: K x C/groups x R x S, bias: K or nullptr, y: N x K x P x Q; plan from plan_conv2d_fft.

@@ -103,7 +103,7 @@ ConvAlgo choose_grad_weight_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2
                                     0.25, 1.0);
     const double rows = std::clamp(double(s.C_per_group() * s.R * s.S) / 256.0, 0.25, 1.0);  // GEMM's M
     const double spatial_ns = flops / (lanes * rows * kGradWeightSpatialGflops / (elem_bytes == 8 ? 2 : 1));
-    *fft = plan_conv2d_fft(t, elem_bytes);
+    *fft = plan_conv2d_fft(t, elem_bytes, {}, kFftGradWeightMinBudgetBytes);
     *have_fft = true;
     if (fft->cost * double(s.groups) < spatial_ns) return ConvAlgo::fft;
   }
@@ -169,7 +169,7 @@ Conv2dPlan plan_conv2d(const Conv2dShape& s, int64_t elem_bytes, std::optional<C
       case ConvAlgo::winograd: break;  // refused above
       case ConvAlgo::im2col: plan.workspace_bytes = T * s.output().numel() + gemm_packing_bytes(T); break;
       case ConvAlgo::fft:
-        if (!have_fft) plan.fft = plan_conv2d_fft(t, elem_bytes, force);
+        if (!have_fft) plan.fft = plan_conv2d_fft(t, elem_bytes, force, kFftGradWeightMinBudgetBytes);
         plan.workspace_bytes = plan.fft.workspace_bytes + T * (t.input().numel() + t.weight().numel() +
                                                                t.output().numel());
         break;

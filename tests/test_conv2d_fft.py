@@ -413,6 +413,24 @@ def test_fft_plan_info_checks_arguments():
         ck.fft_plan_info((1, 3, 8, 8), (4, 3, 3, 3), dtype="int32")
 
 
+# The weight gradient's FFT runs grad_weight_problem: whole images correlated with whole grad_outs for a few
+# R x S outputs. Its plan must cover those outputs with one tile and transform each image and each grad_out
+# about once: with the forward's 4 MiB floor the 9x9 layer re-transformed its images in 8-16 passes, the
+# 128 x 128 one (the whole-output width 135 is odd) ran 7 tiles of one column, and the 256 x 256 one, whose
+# FFT buffers fit no budget, fell back to 1-pixel tiles: 25088 transforms, 3.3 s for a 0.05 s gradient.
+@pytest.mark.parametrize("xs,ws,pad", [((4, 16, 64, 64), (16, 16, 9, 9), 4), ((2, 16, 128, 128), (16, 16, 7, 7), 3),
+                                        ((2, 16, 256, 256), (16, 16, 7, 7), 3)], ids=["64", "128", "256"])
+def test_weight_gradient_plan_one_tile_few_transforms(xs, ws, pad):
+    info = ck.conv2d_plan(xs, ws, padding=pad, algo="fft", direction="backward_weight")
+    assert info["output_shape"] == ws and info["tiles"] == (1, 1)
+    n_in, n_ker, n_out = info["transforms"]
+    (N, C), K = xs[:2], ws[0]
+    assert n_out == K * C  # one inverse transform per (k, c) pair
+    assert n_in + n_ker <= 4 * N * (C + K), info["transforms"]  # each image and grad_out at most a few times
+    if xs[2] == 64:
+        assert info["passes"] == 1
+
+
 def test_auto_picks_fft_for_large_kernels():
     for layer in ("large-kernel-11", "image-1024-31"):
         xs, ws, pad = ISSUE_LAYERS[layer]
