@@ -37,6 +37,7 @@ namespace {
 template <typename T>
 struct DirectSimd {
   int64_t block_channels;
+  double one_vector_rate;
   DirectTask<T> task;
   ThinRow<T> thin;
 };
@@ -46,9 +47,9 @@ DirectSimd<T> direct_simd() {
   const DirectKernels& k = isa_table<DirectKernels>(
       {conv2d_direct_kernels_scalar(), conv2d_direct_kernels_avx2(), conv2d_direct_kernels_avx512()});
   if constexpr (sizeof(T) == 4) {
-    return {k.block_channels_f32, k.task_f32, k.thin_f32};
+    return {k.block_channels_f32, k.one_vector_rate, k.task_f32, k.thin_f32};
   } else {
-    return {k.block_channels_f64, k.task_f64, k.thin_f64};
+    return {k.block_channels_f64, k.one_vector_rate, k.task_f64, k.thin_f64};
   }
 }
 
@@ -146,6 +147,16 @@ int64_t conv2d_direct_workspace(const Conv2dShape& s, int64_t elem_bytes) {
   const int64_t chunks = (s.P * s.Q + kPixelsPerTask - 1) / kPixelsPerTask, blocks = (vectors + 1) / 2;
   const int threads = threads_for(s.N * s.groups * chunks * blocks);
   return elem_bytes * (s.groups * vectors * L * taps + threads * padded_rows_elements(s, make_direct_plan(s)));
+}
+
+double conv2d_direct_lane_use(const Conv2dShape& s, int64_t elem_bytes) {
+  const int64_t block = conv2d_direct_block_channels(elem_bytes), L = block / 2, Kg = s.K_per_group();
+  if (Kg == 0) return 1.0;
+  const double rate = elem_bytes == 4 ? direct_simd<float>().one_vector_rate : direct_simd<double>().one_vector_rate;
+  const int64_t vectors = (Kg + L - 1) / L;
+  // The thin kernel's rows, and the tiles: 2-vector blocks at full rate, a last 1-vector block at `rate`.
+  const double slots = direct_simd_path(s, L) ? double(vectors / 2 * 2) + double(vectors % 2) / rate : double(vectors);
+  return double(Kg) / (slots * double(L));
 }
 
 int64_t conv2d_direct_block_channels(int64_t elem_bytes) {

@@ -46,6 +46,7 @@ using ThinRow = void (*)(const Conv2dShape& s, const T* x_n, const T* w, const T
 
 struct DirectKernels {
   int64_t block_channels_f32, block_channels_f64;
+  double one_vector_rate;  // multiply-adds per second of a 1-vector block over a 2-vector block's (the cost model)
   DirectTask<float> task_f32;
   DirectTask<double> task_f64;
   ThinRow<float> thin_f32;

@@ -65,9 +65,9 @@ ConvAlgo choose_conv2d_algo(const Conv2dShape& s, int64_t elem_bytes, Conv2dFftP
   if (s.N > 0 && s.R * s.S > 1 && conv2d_fft_supported(s)) {
     const double flops = 2.0 * double(s.N * s.K * s.P * s.Q) * double(s.C_per_group() * s.R * s.S);
     // The direct kernel's blocks of output channels are whole vectors: K/g short of a multiple of a vector
-    // leaves that share of its lanes idle (and im2col's GEMM rows are as few).
-    const int64_t vector = conv2d_direct_block_channels(elem_bytes) / 2;
-    const double lanes = std::clamp(double(s.K_per_group()) / double(round_up(s.K_per_group(), vector)), 0.25, 1.0);
+    // leaves that share of its lanes idle (and im2col's GEMM rows are as few); a last block of one vector
+    // runs slower on AVX2 (conv2d_direct_lane_use).
+    const double lanes = std::clamp(conv2d_direct_lane_use(s, elem_bytes), 0.25, 1.0);
     const double spatial_ns = flops / (lanes * kSpatialGflops / (elem_bytes == 8 ? 2 : 1));
     *fft = plan_conv2d_fft(s, elem_bytes);
     *have_fft = true;

@@ -42,7 +42,10 @@ int64_t conv2d_im2col_workspace(const Conv2dShape& s, int64_t elem_bytes);
 int64_t conv2d_direct_workspace(const Conv2dShape& s, int64_t elem_bytes);
 // whether the direct weight gradient runs the forward direct kernel on the traded problem (conv2d_backward.cpp);
 bool grad_weight_direct_runs_traded(const Conv2dShape& s, int64_t elem_bytes);
-// output channels per weight block of the active ISA's SIMD direct kernel (2 vectors).
+// output channels per weight block of the active ISA's SIMD direct kernel (2 vectors);
 int64_t conv2d_direct_block_channels(int64_t elem_bytes);
+// the share of the direct kernel's multiply-add rate that does the layer's work: K/g over its whole vectors,
+// a last 1-vector block counted at its slower rate (DirectKernels::one_vector_rate).
+double conv2d_direct_lane_use(const Conv2dShape& s, int64_t elem_bytes);
 
 }  // namespace ck
