@@ -169,7 +169,8 @@ def fft_plan_info(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
     - "order": "kernels_first" (all kernel spectra computed once and shared; work items are runs of
       "tile_batch" tiles) or "tiles_first" (the tile spectra shared; work items are blocks of "k_block"
       output channels); "passes": how many parts the shared spectra come in (more than 1 only when they
-      would exceed the memory bound, max(2 x (x + y + weight) bytes, 4 MiB));
+      would exceed the memory bound, max(2 x (x + y + weight) bytes, 4 MiB), 16 MiB for the weight
+      gradient);
     - "transforms" (input tiles, kernels, inverse): transform counts; "complex_macs": pointwise complex
       multiply-adds; "spectra_bytes": spectra buffers as planned (per-thread parts for 4 threads);
       "cost_estimate": the cost model's estimate, about nanoseconds of one core.
